@@ -1,0 +1,1 @@
+"""API: FastAPI routers (bearer API keys; OpenAPI at /docs)."""

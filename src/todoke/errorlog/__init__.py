@@ -1,0 +1,1 @@
+"""Error log: search, retention and the encrypted CSV export of delivery errors."""

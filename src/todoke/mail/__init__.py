@@ -1,0 +1,1 @@
+"""Mail: SMTP delivery of transactional mail and, in bounce/, the bounce classifier."""

@@ -1,0 +1,1 @@
+"""Notify: notification mails and DSNs, rendered per language (Japanese first, English)."""

@@ -1,0 +1,1 @@
+"""Web console: Jinja2 templates and htmx, Japanese first, English second."""
