@@ -1,0 +1,263 @@
+"""Tenancy: organisations (fax accounts), console users, server configurations, API keys.
+
+Passwords are hashed with scrypt (a memory-hard KDF from the standard library); API keys are
+random 256-bit tokens stored only as SHA-256 (they are high-entropy, so a fast hash is enough
+and lets a key be looked up by its hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from todoke.store.models import (
+    ApiUser,
+    AuthorizedSender,
+    ConsoleUser,
+    Organisation,
+    ServerConfig,
+)
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be carried out; the message says why."""
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored:
+        return False
+    try:
+        scheme, n, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=8, p=1
+    )
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return "tdk_" + secrets.token_urlsafe(32)
+
+
+def find_api_user(session: Session, key: str) -> ApiUser | None:
+    """The enabled API user that owns ``key``, if any."""
+    user = session.scalar(select(ApiUser).where(ApiUser.key_hash == hash_api_key(key)))
+    if user is None or user.disabled:
+        return None
+    return user
+
+
+def add_api_user(
+    session: Session, config: ServerConfig, name: str, is_admin: bool = False
+) -> tuple[ApiUser, str]:
+    key = new_api_key()
+    user = ApiUser(
+        server_config=config, name=name, key_hash=hash_api_key(key), key_prefix=key[:12],
+        is_admin=is_admin,
+    )
+    session.add(user)
+    return user, key
+
+
+@dataclass
+class CreatedAccount:
+    organisation: Organisation
+    api_key: str
+
+
+def create_account(session: Session, name: str, senders: list[str]) -> CreatedAccount:
+    """A new organisation with a default server configuration and an administrator API key."""
+    name = name.strip()
+    if not name:
+        raise AccountError("account name is empty / アカウント名が空です")
+    if session.scalar(select(Organisation).where(Organisation.name == name)):
+        raise AccountError(f"account {name!r} exists already / {name!r} は既に存在します")
+    org = Organisation(name=name)
+    session.add(org)
+    for address in senders:
+        add_sender(session, org, address)
+    config = ServerConfig(organisation=org, name="default")
+    session.add(config)
+    _user, key = add_api_user(session, config, "admin", is_admin=True)
+    session.flush()
+    return CreatedAccount(org, key)
+
+
+def add_sender(session: Session, org: Organisation, address: str) -> None:
+    address = address.strip().lower()
+    if "@" not in address:
+        raise AccountError(f"not a mail address: {address!r} / メールアドレスではありません")
+    owner = session.scalar(select(AuthorizedSender).where(AuthorizedSender.address == address))
+    if owner is not None:
+        if owner.organisation_id == org.id:
+            return
+        raise AccountError(
+            f"{address} is an authorised sender of another account / "
+            "他のアカウントの送信者として登録済みです"
+        )
+    session.add(AuthorizedSender(organisation=org, address=address))
+
+
+def get_account(session: Session, name: str) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        raise AccountError(f"no account {name!r} / アカウント {name!r} はありません")
+    return org
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"expected {low}–{high}")
+        return number
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        number = float(value)
+        if not low <= number <= high:
+            raise ValueError(f"expected {low:g}–{high:g}")
+        return number
+
+    return parse
+
+
+def _one_of(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in options:
+            raise ValueError("expected one of " + ", ".join(options))
+        return value
+
+    return parse
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("unknown time zone") from exc
+    return value
+
+
+def _credit(value: str) -> float | None:
+    if value.strip().lower() in {"", "none", "unlimited"}:
+        return None
+    number = float(value)
+    if number < 0:
+        raise ValueError("expected a positive amount or 'none'")
+    return number
+
+
+# property name → (attribute, parser); `accounts set NAME key=value`
+PROPERTIES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "fax.retries": ("fax_retries", _int_range(0, 5)),
+    "fax.retry_interval": ("fax_retry_interval", _float_range(1, 30)),
+    "fax.notify": ("fax_notify", _one_of("always", "success", "failure", "never")),
+    "fax.notify_html": ("fax_notify_html", _bool),
+    "fax.resolution": ("fax_resolution", _one_of("standard", "fine")),
+    "fax.page_size": ("fax_page_size", _one_of("a4", "letter", "b4")),
+    "fax.require_password": ("fax_require_password", _bool),
+    "fax.password": ("fax_password_hash", hash_password),
+    "fax.require_ticket": ("fax_require_ticket", _bool),
+    "fax.ticket_key": ("fax_ticket_key", str),
+    "fax.require_smime": ("fax_require_smime", _bool),
+    "language": ("language", _one_of("ja", "en")),
+    "fax.language": ("language", _one_of("ja", "en")),
+    "timezone": ("timezone", _timezone),
+    "credit_limit": ("credit_limit", _credit),
+    "download": ("download_allowed", _bool),
+}
+
+
+def set_property(session: Session, org: Organisation, key: str, value: str) -> None:
+    """Change one account property; raises AccountError naming the key and the reason."""
+    if key in {"fax.senders", "senders"}:
+        org.senders.clear()
+        session.flush()
+        for address in filter(None, (a.strip() for a in value.split(","))):
+            add_sender(session, org, address)
+        return
+    if key in {"fax.sender+", "sender+"}:
+        add_sender(session, org, value)
+        return
+    if key not in PROPERTIES:
+        raise AccountError(
+            f"unknown property {key!r}; known: {', '.join(sorted(PROPERTIES))}, fax.senders"
+        )
+    attribute, parse = PROPERTIES[key]
+    try:
+        setattr(org, attribute, parse(value))
+    except ValueError as exc:
+        raise AccountError(f"{key}={value!r}: {exc}") from exc
+
+
+def describe(org: Organisation) -> dict[str, Any]:
+    """The account's properties, as `accounts show` prints them."""
+    return {
+        "account": org.name,
+        "id": org.id,
+        "senders": sorted(s.address for s in org.senders),
+        "fax.retries": org.fax_retries,
+        "fax.retry_interval": org.fax_retry_interval,
+        "fax.notify": org.fax_notify,
+        "fax.notify_html": org.fax_notify_html,
+        "fax.resolution": org.fax_resolution,
+        "fax.page_size": org.fax_page_size,
+        "fax.require_password": org.fax_require_password,
+        "fax.require_ticket": org.fax_require_ticket,
+        "fax.require_smime": org.fax_require_smime,
+        "language": org.language,
+        "timezone": org.timezone,
+        "credit_limit": None if org.credit_limit is None else float(org.credit_limit),
+        "download": org.download_allowed,
+        "locked_until": org.locked_until.isoformat() if org.locked_until else None,
+    }
+
+
+def ensure_first_admin(session: Session) -> str | None:
+    """On an empty store, create console user 'admin'; return its one-time password."""
+    if session.scalar(select(func.count()).select_from(ConsoleUser)):
+        return None
+    password = secrets.token_urlsafe(12)
+    session.add(
+        ConsoleUser(
+            username="admin", password_hash=hash_password(password), role="admin",
+            must_change_password=True,
+        )
+    )
+    return password

@@ -1,0 +1,35 @@
+"""API: the FastAPI application (routes under /v1, /healthz, /metrics; OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from todoke import __version__, metrics
+from todoke.api import fax
+from todoke.config import Settings
+from todoke.store.db import Store, StoreUnavailable
+
+
+def create_app(settings: Settings, store: Store) -> FastAPI:
+    app = FastAPI(title="todoke", version=__version__,
+                  description="Delivery gateway for mail and fax / メール・FAX配信ゲートウェイ")
+    app.state.settings = settings
+    app.state.store = store
+    metrics.register_store(store)
+    app.include_router(fax.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(response: Response) -> dict[str, str]:
+        try:
+            store.check()
+        except StoreUnavailable as exc:
+            response.status_code = 503
+            return {"status": "error", "store": str(exc)}
+        return {"status": "ok", "store": store.dialect, "version": __version__}
+
+    @app.get("/metrics", tags=["operations"])
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return app

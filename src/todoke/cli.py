@@ -1,0 +1,184 @@
+"""The ``todoke`` command: serve, worker, accounts, classify, migrate.
+
+Messages for people are Japanese first, English second. Exit codes: 0 ok, 1 failure,
+2 bad usage or settings, 3 a port is in use, 4 the store cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from todoke import log
+from todoke.config import Settings, SettingsError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="todoke (届け): mail and fax delivery gateway / メール・FAX配信ゲートウェイ")
+accounts_app = typer.Typer(no_args_is_help=True, help="Fax accounts / アカウント管理")
+app.add_typer(accounts_app, name="accounts")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"todoke: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise _fail(f"設定エラー / settings error: {exc}", 2) from exc
+    log.setup(settings.log_level)
+    return settings
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from todoke.server import EXIT_STORE_UNAVAILABLE
+    from todoke.store.db import Store, StoreUnavailable
+
+    store = Store(settings.database_url)
+    try:
+        store.check()
+        store.migrate()
+    except StoreUnavailable as exc:
+        raise _fail(f"データベースに接続できません / cannot reach the store "
+                    f"({store.engine.url.render_as_string(hide_password=True)}): {exc}",
+                    EXIT_STORE_UNAVAILABLE) from exc
+    return store
+
+
+@app.command()
+def serve(no_worker: bool = typer.Option(False, "--no-worker",
+                                         help="Do not run a worker in this process")) -> None:
+    """SMTP ingest, HTTP API and console, and a worker / 受付・API・ワーカーを起動します."""
+    from todoke.accounts import ensure_first_admin
+    from todoke.server import StartupError
+    from todoke.server import serve as run
+
+    settings = _settings()
+    store = _store(settings)
+    with store.session() as session:
+        password = ensure_first_admin(session)
+    if password:
+        typer.echo(
+            "初回起動: 管理者ユーザー admin を作成しました。一時パスワード(この一度だけ表示): "
+            f"{password}\nFirst start: console administrator 'admin' created; one-time "
+            f"password (shown once): {password}", err=True)
+    try:
+        asyncio.run(run(settings, store, with_worker=not no_worker))
+    except StartupError as exc:
+        raise _fail(str(exc), exc.exit_code) from exc
+
+
+@app.command()
+def worker() -> None:
+    """One more worker process against the same database / ワーカーを追加で起動します."""
+    from todoke.server import work
+
+    settings = _settings()
+    store = _store(settings)
+    asyncio.run(work(settings, store))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (every command does this too) / スキーマを更新します."""
+    settings = _settings()
+    _store(settings)
+    typer.echo("ok")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    sender: list[str] = typer.Option([], "--sender", help="Authorised sender address"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create an account with its administrator API key / アカウントを作成します."""
+    from todoke.accounts import AccountError, create_account
+
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            created = create_account(session, name, sender)
+            account = created.organisation.name
+    except AccountError as exc:
+        raise _fail(str(exc), 1) from exc
+    if as_json:
+        typer.echo(json.dumps({"account": account, "api_key": created.api_key}))
+    else:
+        typer.echo(f"アカウント {account} を作成しました / account created\n"
+                   f"API key (shown once / 一度だけ表示): {created.api_key}")
+
+
+@accounts_app.command("set")
+def accounts_set(name: str, assignments: list[str]) -> None:
+    """Change properties: key=value … (fax.retries=2 fax.notify=failure …) / 設定を変更します."""
+    from todoke.accounts import AccountError, get_account, set_property
+
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            org = get_account(session, name)
+            for item in assignments:
+                key, sep, value = item.partition("=")
+                if not sep:
+                    raise AccountError(f"expected key=value, got {item!r} / key=value の形で指定")
+                set_property(session, org, key.strip(), value.strip())
+    except AccountError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo("ok")
+
+
+@accounts_app.command("show")
+def accounts_show(name: str) -> None:
+    """Print an account's properties as JSON / アカウントの設定を表示します."""
+    from todoke.accounts import AccountError, describe, get_account
+
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            typer.echo(json.dumps(describe(get_account(session, name)), ensure_ascii=False,
+                                  indent=2))
+    except AccountError as exc:
+        raise _fail(str(exc), 1) from exc
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List accounts / アカウント一覧."""
+    from sqlalchemy import select
+
+    from todoke.store.models import Organisation
+
+    store = _store(_settings())
+    with store.session() as session:
+        for org in session.scalars(select(Organisation).order_by(Organisation.name)):
+            typer.echo(org.name)
+
+
+@app.command()
+def classify(
+    files: list[Path],
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per recipient"),
+    jobs: int = typer.Option(0, "--jobs", help="Processes (0 = one per core)"),
+) -> None:
+    """Analyse bounce mails / バウンスメールを解析します."""
+    from todoke.mail.bounce.command import classify_main
+
+    raise typer.Exit(classify_main(files, as_json=as_json, jobs=jobs))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

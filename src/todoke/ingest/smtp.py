@@ -1,0 +1,76 @@
+"""Ingest: the SMTP server (aiosmtpd) that turns fax mail into committed jobs.
+
+SUMMARY   mail to ``<number>@TODOKE_FAX_DOMAIN`` (To, Cc or Bcc; at most 500) becomes one fax
+          job per number; ``250`` is answered only after the mail and its jobs are committed.
+SECURITY  mail for any other domain is refused (no relaying); a sender who is not authorised
+          gets ``250`` and nothing happens (no backscatter), only the audit log records it.
+STANDARDS RFC 5321 (replies 250 / 452 4.5.3 / 550 5.7.1), RFC 3463 (enhanced codes).
+SETTINGS  TODOKE_SMTP_LISTEN, TODOKE_FAX_DOMAIN, TODOKE_MAX_MESSAGE_SIZE, TODOKE_HOSTNAME.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from todoke import log
+from todoke.config import Settings
+from todoke.ingest.faxmail import FaxMailIntake
+from todoke.store.db import Store
+
+MAX_RECIPIENTS = 500
+
+
+class FaxIngestHandler:
+    """aiosmtpd hooks: address policy at RCPT, content checks and commit at DATA."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.intake = FaxMailIntake(settings, store)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        domain = address.rpartition("@")[2].lower()
+        if domain != self.settings.fax_domain:
+            return (f"550 5.7.1 Relaying denied: only <number>@{self.settings.fax_domain}"
+                    " is accepted")
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per mail)"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        assert isinstance(raw, bytes)
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                None, self.intake.accept, envelope.mail_from or "", list(envelope.rcpt_tos),
+                raw, peer,
+            )
+        except Exception:
+            log.error("ingest.error", exc_info=True, peer=peer)
+            return "451 4.3.0 Temporary failure, the mail was not accepted; try again later"
+
+
+def make_smtp_factory(settings: Settings, store: Store) -> Any:
+    """A protocol factory for ``loop.create_server``."""
+    handler = FaxIngestHandler(settings, store)
+
+    def factory() -> SMTP:
+        return SMTP(
+            handler,
+            hostname=settings.hostname,
+            ident="todoke ESMTP",
+            data_size_limit=settings.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            timeout=300,
+        )
+
+    return factory

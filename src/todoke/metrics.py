@@ -1,0 +1,65 @@
+"""Operations: Prometheus metrics. Counters of this process, plus gauges read from the store
+at scrape time (jobs by state, results by code) so that every worker's work is counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+REGISTRY = CollectorRegistry()
+INGESTED = Counter(
+    "todoke_ingest_mails", "Fax mails received by this process, by outcome",
+    ["outcome"], registry=REGISTRY,
+)
+JOBS_CREATED = Counter("todoke_ingest_jobs", "Fax jobs created by this process", registry=REGISTRY)
+ATTEMPTS = Counter(
+    "todoke_fax_attempts", "Fax calls placed by this process, by result code",
+    ["code"], registry=REGISTRY,
+)
+CALL_SECONDS = Histogram(
+    "todoke_fax_call_seconds", "Duration of fax calls (simulated seconds for the simulator)",
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1800), registry=REGISTRY,
+)
+OUTBOX_SENT = Counter(
+    "todoke_outbox_mails", "Mails todoke wrote itself, by outcome", ["outcome"], registry=REGISTRY
+)
+
+
+class StoreCollector(Collector):
+    """Gauges computed from the store when Prometheus scrapes."""
+
+    def __init__(self, store: object) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        from todoke.store.db import Store
+        from todoke.store.models import FaxAttempt, FaxJob
+
+        store = self.store
+        assert isinstance(store, Store)
+        jobs = GaugeMetricFamily("todoke_fax_jobs", "Fax jobs in the store by status",
+                                 labels=["status"])
+        results = CounterMetricFamily("todoke_fax_results", "Fax attempts in the store by code",
+                                      labels=["code"])
+        with store.session() as session:
+            for status, count in session.execute(
+                select(FaxJob.status, func.count()).group_by(FaxJob.status)
+            ):
+                jobs.add_metric([status], count)
+            for code, count in session.execute(
+                select(FaxAttempt.result_code, func.count()).group_by(FaxAttempt.result_code)
+            ):
+                results.add_metric([code], count)
+        yield jobs
+        yield results
+
+
+def register_store(store: object) -> None:
+    """Add the store gauges once per process."""
+    if not getattr(REGISTRY, "_todoke_store", None):
+        REGISTRY.register(StoreCollector(store))
+        REGISTRY._todoke_store = True  # type: ignore[attr-defined]
