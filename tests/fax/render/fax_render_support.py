@@ -1,0 +1,130 @@
+"""Helpers for the fax renderer tests: real mails in, real TIFF-F out, checked with tiffinfo."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+from PIL import Image
+
+
+@dataclass
+class TiffDir:
+    width: int
+    length: int
+    xres: float
+    yres: float
+    compression: str
+    photometric: str
+    bits: int
+
+
+def tiffinfo(data: bytes) -> list[TiffDir]:
+    """Every directory of a TIFF file as libtiff's tiffinfo reports it."""
+    assert shutil.which("tiffinfo"), "libtiff-tools (tiffinfo) must be installed"
+    with tempfile.NamedTemporaryFile(suffix=".tif") as f:
+        f.write(data)
+        f.flush()
+        run = subprocess.run(["tiffinfo", f.name], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "error" not in run.stderr.lower(), run.stderr
+    dirs = []
+    for block in run.stdout.split("=== TIFF directory")[1:]:
+        size = re.search(r"Image Width: (\d+) Image Length: (\d+)", block)
+        res = re.search(r"Resolution: ([\d.]+), ([\d.]+) pixels/inch", block)
+        comp = re.search(r"Compression Scheme: (.+)", block)
+        photo = re.search(r"Photometric Interpretation: (.+)", block)
+        bits = re.search(r"Bits/Sample: (\d+)", block)
+        assert size and res and comp and photo and bits, block
+        dirs.append(TiffDir(int(size[1]), int(size[2]), float(res[1]), float(res[2]),
+                            comp[1].strip(), photo[1].strip(), int(bits[1])))
+    return dirs
+
+
+def pages_of(data: bytes) -> list[Image.Image]:
+    """The pages of a TIFF decoded by Pillow, as "L" images (0 = black ink)."""
+    out = []
+    with Image.open(io.BytesIO(data)) as tif:
+        for i in range(tif.n_frames):
+            tif.seek(i)
+            out.append(tif.convert("L"))
+    return out
+
+
+def ink(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> float:
+    """Share of black pixels in ``box`` (the whole page without one)."""
+    region = image.crop(box) if box else image
+    hist = region.convert("L").histogram()
+    return sum(hist[:128]) / max(1, region.width * region.height)
+
+
+def check_fax(data: bytes, pages: int, ydpi: int, length: int) -> list[Image.Image]:
+    """Assert every page is a TIFF-F page of the expected geometry; return the pages."""
+    dirs = tiffinfo(data)
+    assert len(dirs) == pages
+    for d in dirs:
+        assert d.width == 1728
+        assert d.length == length
+        assert (d.xres, d.yres) == (204.0, float(ydpi))
+        assert d.compression == "CCITT Group 4"
+        assert d.photometric == "min-is-white"
+        assert d.bits == 1
+    decoded = pages_of(data)
+    assert [p.size for p in decoded] == [(1728, length)] * pages
+    return decoded
+
+
+def text_mail(body: str, charset: str = "utf-8", subtype: str = "plain") -> bytes:
+    msg = MIMEText(body, subtype, charset)
+    msg["From"] = "sender@example.jp"
+    msg["To"] = "0344772288@fax.example.jp"
+    msg["Subject"] = "test"
+    return msg.as_bytes()
+
+
+def raw_text_mail(payload: bytes, charset: str | None) -> bytes:
+    """A single-part text mail whose body bytes are exactly ``payload`` (8bit)."""
+    ctype = "text/plain" + (f"; charset={charset}" if charset else "")
+    head = (
+        "From: sender@example.jp\r\nTo: 0344772288@fax.example.jp\r\nSubject: t\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    return head.encode("ascii") + payload
+
+
+def multipart_mail(body: str | None, attachments: list[tuple[str, str, bytes]],
+                   html: str | None = None) -> bytes:
+    """A multipart/mixed mail: optional text (and HTML) body, then the attachments."""
+    msg = MIMEMultipart("mixed")
+    msg["From"] = "sender@example.jp"
+    msg["To"] = "0344772288@fax.example.jp"
+    msg["Subject"] = "test"
+    if body is not None and html is not None:
+        alt = MIMEMultipart("alternative")
+        alt.attach(MIMEText(body, "plain", "utf-8"))
+        alt.attach(MIMEText(html, "html", "utf-8"))
+        msg.attach(alt)
+    elif body is not None:
+        msg.attach(MIMEText(body, "plain", "utf-8"))
+    elif html is not None:
+        msg.attach(MIMEText(html, "html", "utf-8"))
+    for filename, ctype, data in attachments:
+        maintype, subtype = ctype.split("/", 1)
+        part: MIMEBase = MIMEApplication(data, subtype) if maintype == "application" else \
+            MIMEBase(maintype, subtype)
+        if maintype != "application":
+            part.set_payload(data)
+            from email import encoders
+
+            encoders.encode_base64(part)
+        part.add_header("Content-Disposition", "attachment", filename=filename)
+        msg.attach(part)
+    return msg.as_bytes()
