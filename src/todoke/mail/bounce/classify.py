@@ -1,0 +1,136 @@
+"""Bounce stage, the pipeline: bytes -> lazy mail view -> findings -> classified records.
+
+Owns the order of the stages: ARF feedback reports, MTA parsers (lhost/, in their ORDER),
+the generic RFC 3464 reader, the generic text reader, RFC 3834 auto-replies; then for each
+finding the status/reply-code clean-up, the remote-host rules (rhost/), the reason decision
+(reason/), the pseudo status when none was given, and the hard/soft verdict.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import arf, autoreply, rfc3464
+from . import reason as reasons
+from . import rhost
+from .lhost import _text, load_all
+from .mailview import MailView
+from .record import BounceRecord, Finding
+from .smtp import find_command, find_reply, find_status, is_temporary
+from .table import error_status, is_hard, pseudo_code
+
+_BOUNCE_FROM = re.compile(r"mailer-daemon|postmaster|mail delivery|maildelivery|daemon@", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (?:status|failure|failed|notification|report)|returned mail|"
+    r"failure notice|mail delivery|could not be delivered|non[- ]?delivery|nondeliverable|"
+    r"delivery has failed|mail system error|rejected|warning: could not send|bounce|"
+    r"error|failed|problem|not delivered|unzustellbar|不達|エラー|returned",
+    re.I,
+)
+_SPECIFIC = re.compile(r"^[45]\.[1-9]\.[1-9]$")
+
+
+def looks_like_bounce(mail: MailView) -> bool:
+    """Cheap header test: null sender, MAILER-DAEMON, multipart/report or a bounce subject."""
+    if mail.content_type == "multipart/report":
+        return True
+    if _BOUNCE_FROM.search(mail.sender):
+        return True
+    rp = (mail.msg.get("Return-Path") or "").strip()
+    if rp in ("<>", "<MAILER-DAEMON>"):
+        return True
+    return bool(_BOUNCE_SUBJECT.search(mail.subject))
+
+
+def findings(mail: MailView) -> list[Finding]:
+    """Raw findings of a mail, [] when it is no bounce."""
+    if arf.is_arf(mail):
+        return arf.parse(mail)
+    for p in load_all():
+        if p.match(mail):
+            got = p.parse(mail)
+            if got:
+                for f in got:
+                    f.agent = f.agent or p.name
+                return got
+    got = rfc3464.parse(mail)
+    if got:
+        rfc3464.merge(got, _text.generic(mail))
+        _command_from_text(mail, got)
+        for f in got:
+            f.agent = f.agent or "RFC3464"
+        return got
+    if autoreply.is_autoreply(mail):
+        return autoreply.parse(mail)
+    if looks_like_bounce(mail):
+        got = _text.generic(mail)
+        for f in got:
+            f.agent = f.agent or "text"
+        return got
+    return []
+
+
+def _command_from_text(mail: MailView, found: list[Finding]) -> None:
+    """The SMTP command of a single-recipient DSN, from anywhere in the human part."""
+    if len(found) == 1 and not found[0].command:
+        found[0].command = find_command(found[0].diagnostic) or find_command(mail.text)
+
+
+def finish(f: Finding) -> BounceRecord:
+    """Decide reason, status, reply code and hardness of one finding."""
+    diag = f.diagnostic.strip()
+    status = f.status
+    reply = f.replycode
+    if diag and f.reason not in ("feedback", "vacation"):
+        vs = find_status(diag)
+        if vs and _SPECIFIC.match(vs):
+            status = vs
+        elif vs and not status:
+            status = vs
+        if not reply and f.diagnostic_type not in ("X-UNIX",):
+            reply = find_reply(diag)
+        if not f.command:
+            f.command = find_command(diag)
+    f.status, f.replycode = status, reply
+    text = reasons.flatten(diag)
+    reason = ""
+    if f.reason in ("feedback", "vacation", "delivered"):
+        reason = f.reason
+    if not reason and (not f.reason or f.reason in reasons.RETRY):
+        reason = rhost.lookup(f, text)
+    if not reason:
+        reason = reasons.decide(f, text)
+    if reason in ("feedback", "vacation"):
+        status, reply, hard = "", "", False
+    elif reason == "delivered":
+        hard = False
+    else:
+        if not status:
+            temp = is_temporary(f"{reply} {diag}".strip())
+            status = pseudo_code(reason, bool(temp))
+        if reply and status and reply[0] != status[0]:
+            reply = ""
+        hard = is_hard(reason, status, reply)
+    return BounceRecord(
+        recipient=f.recipient,
+        reason=reason,
+        status=status,
+        replycode=reply,
+        hardbounce=hard,
+        error_status=error_status(reason),
+        diagnostic=diag,
+        action=f.action or ("delayed" if reason == "expired" else "failed"),
+        remote_mta=f.remote_mta,
+        lhost=f.lhost,
+        rhost=f.rhost,
+        date=f.date,
+        feedback_type=f.feedback_type,
+        command=f.command,
+        agent=f.agent,
+    )
+
+
+def classify_bytes(raw: bytes) -> list[BounceRecord]:
+    """One record per failed recipient of a bounce mail; [] when the mail is no bounce."""
+    mail = MailView(raw)
+    return [finish(f) for f in findings(mail) if f.recipient]

@@ -1,0 +1,119 @@
+"""Bounce stage, generic reader for plain-text bounces (no message/delivery-status part).
+
+Owns the heuristics shared by the lhost parsers: cut the report before the returned message,
+find the lines that name a recipient, and collect the error text that follows each of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..mailview import MailView
+from ..record import Finding
+
+ADDR = r"[^\s<>\"'(),;:@\[\]]+@[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9-]+"
+_RCPT_LINES = (
+    re.compile(rf"^\s*<({ADDR})>\.?:?\s*(.*)$"),                 # <a@b>: text   (qmail)
+    re.compile(rf"^\s*\"?({ADDR})\"?\.?:?\s*$"),                  # a@b alone     (exim, gmail)
+    re.compile(rf"^\s*({ADDR}):\s+(.*)$"),                        # a@b: text
+    re.compile(rf"^\s*(?:to|recipient|rcpt to|failed recipient|address|original-recipient)"
+               rf"\s*:?\s*<?(?:rfc822;\s*)?({ADDR})>?\s*(.*)$", re.I),
+    re.compile(rf"^\s*({ADDR})\s+\((.*)\)\s*$"),                  # a@b (reason)
+    re.compile(rf"^\s*<?({ADDR})>?\s+(?:on|at)\s+\d.*$"),
+    re.compile(rf"^\s*<?({ADDR})>?\s*[-:]+\s*(\S.*)$"),
+)
+END_MARKERS = re.compile(
+    r"^\s*(?:-+ ?(?:original message|this is a copy of the message|below this line is a copy"
+    r"|the header of the original message|original message header|forwarded message"
+    r"|unsent message below|unsent message follows|message header follows|undelivered message)"
+    r"|--- below this line is a copy of the message|content-type: message/rfc822"
+    r"|received: from |return-path: <|------ original message|original message follows"
+    r"|\*\*\* original message)",
+    re.I,
+)
+
+
+def cut(text: str, end: re.Pattern[str] = END_MARKERS) -> list[str]:
+    """Lines of the report before the returned original message."""
+    out = []
+    for line in text.replace("\r", "").split("\n"):
+        if end.search(line):
+            break
+        out.append(line)
+    return out
+
+
+def blocks(lines: Iterable[str], rcpt_res: tuple[re.Pattern[str], ...] = _RCPT_LINES,
+           max_lines: int = 12) -> list[Finding]:
+    """A finding per recipient line, with the text after it as the diagnostic."""
+    found: list[Finding] = []
+    cur: Finding | None = None
+    taken = 0
+    for line in lines:
+        m = None
+        for rx in rcpt_res:
+            m = rx.match(line)
+            if m:
+                break
+        if m:
+            addr = m.group(1)
+            rest = m.group(2).strip() if m.lastindex and m.lastindex >= 2 else ""
+            same = [f for f in found if f.recipient.lower() == addr.lower()]
+            if same:
+                if cur is same[-1] or not same[-1].diagnostic:
+                    cur = same[-1]
+                    cur.diagnostic = f"{cur.diagnostic} {line.strip()}".strip()
+                    continue
+            cur = Finding(recipient=addr, diagnostic=rest)
+            found.append(cur)
+            taken = 0
+            continue
+        if cur is not None and taken < max_lines:
+            s = line.strip()
+            if s:
+                cur.diagnostic = f"{cur.diagnostic} {s}".strip()
+                taken += 1
+            elif cur.diagnostic:
+                taken += 1
+    return found
+
+
+def generic(mail: MailView) -> list[Finding]:
+    """Best-effort findings from the readable text of any bounce."""
+    lines = cut(mail.text)
+    found = blocks(lines)
+    if found:
+        return found
+    return fallback_recipient(mail, " ".join(s.strip() for s in lines if s.strip()))
+
+
+def fallback_recipient(mail: MailView, diagnostic: str) -> list[Finding]:
+    """One finding for the recipient named by headers when the text names none."""
+    rcpt = mail.header("X-Failed-Recipients") or mail.original_headers.get("to", "")
+    m = re.search(ADDR, rcpt)
+    if not m or not diagnostic:
+        return []
+    return [Finding(recipient=m.group(0), diagnostic=diagnostic)]
+
+
+def region(text: str, start: re.Pattern[str] | None, end: re.Pattern[str] = END_MARKERS,
+           ) -> list[str]:
+    """Lines after the first line matching `start` (all when None) up to an end marker."""
+    lines = cut(text, end)
+    if start is None:
+        return lines
+    for i, line in enumerate(lines):
+        if start.search(line):
+            return lines[i + 1:]
+    return []
+
+
+def flat(lines: Iterable[str]) -> str:
+    """Non-empty lines joined by single spaces."""
+    return " ".join(s.strip() for s in lines if s.strip())
+
+
+def header_match(mail: MailView, name: str, rx: re.Pattern[str]) -> bool:
+    """Whether a header of the bounce matches a regex."""
+    return bool(rx.search(mail.header(name)))

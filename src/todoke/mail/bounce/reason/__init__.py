@@ -1,0 +1,155 @@
+"""Bounce stage, reason decision: from status code, reply text and context to one reason.
+
+Owns the order in which reasons are probed (data, below), the compiled phrase table
+(`phrases.py`), deployment rules (`load_rules`: a TOML or JSON file of regex -> reason, tried
+before the built-in rules, first match wins, like KumoMTA's bounce classification), and the
+fallbacks: 2.x.x -> delivered, status class, action "delayed" -> expired, any error text ->
+onhold, else undefined. Remote-host rules (`rhost/`) are applied by the caller first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+from ..record import Finding
+from ..table import REASONS, status_reason
+from .phrases import PHRASES
+
+#: First pass: a reason wins when the status code means it or one of its phrases matches.
+PROBE_ORDER: tuple[str, ...] = (
+    "mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying",
+    "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation",
+    "rejected", "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked",
+)
+#: Second pass, phrases only, after the status code alone had nothing decisive to say.
+PHRASE_ORDER: tuple[str, ...] = (
+    "mailboxfull", "spamdetected", "policyviolation", "virusdetected", "norelaying",
+    "failedstarttls", "securityerror", "systemerror", "networkerror", "suspend", "expired",
+    "contenterror", "systemfull", "notaccept", "mailererror",
+)
+#: Reasons a parser may set tentatively; the text is still examined.
+RETRY: frozenset[str] = frozenset({
+    "undefined", "onhold", "systemerror", "securityerror", "networkerror", "hostunknown",
+    "userunknown",
+})
+
+_COMPILED: dict[str, re.Pattern[str]] = {
+    r: re.compile("|".join(f"(?:{p})" for p in ps)) for r, ps in PHRASES.items() if ps
+}
+_SPACES = re.compile(r"\s+")
+
+_user_rules: list[tuple[re.Pattern[str], str]] = []
+
+
+def load_rules(path: str | Path, *, replace: bool = True) -> int:
+    """Load deployment rules from TOML/JSON; they are tried before the built-in ones.
+
+    Format (TOML): ``[[rule]] pattern = "mailbox is full" reason = "mailboxfull"``; JSON: a
+    list of ``{"pattern": ..., "reason": ...}`` or an object ``{"rules": [...]}``. Patterns
+    are case-insensitive regexes over the flattened reply text. Returns the rule count.
+    """
+    p = Path(path)
+    data: object
+    if p.suffix.lower() == ".json":
+        data = json.loads(p.read_text(encoding="utf-8"))
+    else:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    items = data.get("rule", data.get("rules", [])) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a list of rules")
+    rules: list[tuple[re.Pattern[str], str]] = []
+    for i, item in enumerate(items):
+        reason = str(item.get("reason", "")).lower()
+        if reason not in REASONS:
+            raise ValueError(f"{path}: rule {i}: unknown reason {reason!r}")
+        rules.append((re.compile(str(item["pattern"]), re.I), reason))
+    global _user_rules
+    _user_rules = rules if replace else rules + _user_rules
+    return len(rules)
+
+
+def clear_rules() -> None:
+    """Forget deployment rules."""
+    _user_rules.clear()
+
+
+def flatten(text: str) -> str:
+    """Lower-case text with runs of white space made one space."""
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+def match_phrase(reason: str, text: str) -> bool:
+    """Whether a (flattened) text holds one of the telltale phrases of a reason."""
+    rx = _COMPILED.get(reason)
+    return bool(rx and rx.search(text))
+
+
+def user_rule(text: str) -> str:
+    """Reason from the deployment rules, "" when none matches."""
+    for rx, reason in _user_rules:
+        if rx.search(text):
+            return reason
+    return ""
+
+
+def decide(f: Finding, text: str | None = None) -> str:
+    """The reason for a finding (never empty)."""
+    if f.reason and f.reason not in RETRY:
+        return f.reason
+    if text is None:
+        text = flatten(f.diagnostic)
+    if _user_rules:
+        r = user_rule(text)
+        if r:
+            return r
+    status = f.status
+    if status.startswith("2."):
+        return "delivered"
+    by_status = status_reason(status)
+    if f.diagnostic_type in ("", "SMTP"):
+        for r in PROBE_ORDER:
+            if match_phrase(r, text):
+                return _refine(r, f)
+        if by_status in PROBE_ORDER:
+            return _refine(by_status, f)
+    if by_status and by_status not in RETRY and by_status != "expired":
+        return by_status
+    for r in PHRASE_ORDER:
+        if match_phrase(r, text):
+            return r
+    if f.reason:
+        return f.reason
+    if by_status:
+        return by_status
+    cls = status[2:4]
+    if cls == "6.":
+        return "contenterror"
+    if cls == "7.":
+        return "securityerror"
+    if f.diagnostic_type in ("X-UNIX", "X-POSTFIX"):
+        return "mailererror"
+    if _is_syntax(f):
+        return "syntaxerror"
+    if f.action in ("delayed", "expired"):
+        return "expired"
+    if f.command in ("EHLO", "HELO"):
+        return "blocked"
+    if match_phrase("vacation", text):
+        return "vacation"
+    return "onhold" if text else "undefined"
+
+
+def _refine(reason: str, f: Finding) -> str:
+    """A "user unknown" answered to DATA, or under a policy status (5.7.x), is a filter."""
+    if reason == "userunknown":
+        if f.command == "DATA" or f.status[1:4] == ".7.":
+            return "filtered"
+    return reason
+
+
+def _is_syntax(f: Finding) -> bool:
+    """50x replies (RFC 5321: syntax error / command not implemented)."""
+    return f.replycode[:2] == "50" and f.replycode not in ("",)

@@ -1,0 +1,10 @@
+"""Bounce stage, remote-host rules: the list of provider modules to load (data)."""
+
+from __future__ import annotations
+
+import importlib
+
+MODULES: tuple[str, ...] = ()
+
+for _m in MODULES:
+    importlib.import_module(f"{__package__}.{_m}")
