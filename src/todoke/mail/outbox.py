@@ -90,6 +90,9 @@ class OutboxSender:
                 await asyncio.to_thread(self._done, row_id, token, "failed", str(exc))
             else:
                 await asyncio.to_thread(self._defer, row_id, token, str(exc))
+        except Exception as exc:  # a bug must not stop the outbox: keep the mail, retry later
+            log.error("outbox.error", exc_info=True, outbox=row_id)
+            await asyncio.to_thread(self._defer, row_id, token, repr(exc))
         else:
             await asyncio.to_thread(self._done, row_id, token, "sent", "")
 
@@ -101,11 +104,12 @@ class OutboxSender:
         last: Exception | None = None
         for host, port in hosts:
             try:
-                await aiosmtplib.send(
-                    raw, sender=mail_from, recipients=[rcpt], hostname=host, port=port,
-                    local_hostname=self.settings.hostname, start_tls=None, timeout=60,
-                    validate_certs=False,
+                client = aiosmtplib.SMTP(
+                    hostname=host, port=port, local_hostname=self.settings.hostname,
+                    start_tls=None, timeout=60, validate_certs=False,
                 )
+                async with client:
+                    await client.sendmail(mail_from, [rcpt], raw)
                 return
             except aiosmtplib.SMTPResponseException as exc:
                 if 500 <= exc.code < 600:

@@ -6,7 +6,8 @@ Result per attempt from the TODOKE_FAX_SIMULATOR file::
      "default": "0"}
 
 the last entry repeating; ``"8010@2"`` fails after 2 pages of this attempt were confirmed.
-Test numbers ``009999999<code>`` always give ``<code>``. Calls take realistic times (dialling,
+Test numbers ``009999999<code>`` always give ``<code>``. The file is read again when it
+changes, so a test (or an operator) can change the plan while the gateway runs. Calls take realistic times (dialling,
 ringing, 9,600 bit/s page transfer), scaled by TODOKE_MINUTE_SECONDS / 60.
 """
 
@@ -30,28 +31,47 @@ BUSY_CODES = {"6017", "263", "3931", "3933", "3937", "8025"}
 NO_ANSWER_CODES = {"8021", "3935", "6018", "3912"}
 
 
+def _read_plan(path: str) -> tuple[dict[str, list[str]], str]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"TODOKE_FAX_SIMULATOR={path}: {exc}") from exc
+    numbers = {
+        str(k): [str(v)] if isinstance(v, str | int) else [str(x) for x in v]
+        for k, v in data.get("numbers", {}).items()
+    }
+    return numbers, str(data.get("default", "0"))
+
+
 @dataclass
 class Simulator:
     numbers: dict[str, list[str]] = field(default_factory=dict)
     default: str = "0"
     minute_seconds: float = 60.0
+    path: str = ""
+    mtime: float = 0.0
 
     @classmethod
     def from_file(cls, path: str, minute_seconds: float) -> Simulator:
         if not path:
             return cls(minute_seconds=minute_seconds)
+        numbers, default = _read_plan(path)
+        return cls(numbers, default, minute_seconds, path, Path(path).stat().st_mtime)
+
+    def _reload(self) -> None:
+        if not self.path:
+            return
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"TODOKE_FAX_SIMULATOR={path}: {exc}") from exc
-        numbers = {
-            str(k): [str(v)] if isinstance(v, str | int) else [str(x) for x in v]
-            for k, v in data.get("numbers", {}).items()
-        }
-        return cls(numbers, str(data.get("default", "0")), minute_seconds)
+            mtime = Path(self.path).stat().st_mtime
+            if mtime != self.mtime:
+                self.numbers, self.default = _read_plan(self.path)
+                self.mtime = mtime
+        except (OSError, ValueError):
+            pass  # keep the last good plan
 
     def script(self, request: FaxRequest) -> tuple[str, int | None]:
         """The code this attempt gives, and after how many pages it breaks (None = all)."""
+        self._reload()
         if request.number.startswith(TEST_PREFIX):
             entry = request.number[len(TEST_PREFIX) :]
         else:
