@@ -18,6 +18,7 @@ _SUBJECT = re.compile(
     r"auto:|自動応答|不在)",
     re.I,
 )
+_UNSUBSCRIBE = re.compile(r"^\s*unsubscribe\b", re.I)
 _BOUNCE_FROM = re.compile(r"mailer-daemon|postmaster|mail delivery", re.I)
 
 
@@ -37,9 +38,13 @@ def is_autoreply(mail: MailView) -> bool:
 
 
 def parse(mail: MailView) -> list[Finding]:
-    """One vacation finding for the replying address."""
+    """One vacation finding for the replying address (feedback for an unsubscribe request)."""
     addr = find_address(mail.sender) or find_address(mail.header("Reply-To"))
     if not addr:
         return []
     diag = " ".join(s.strip() for s in mail.text.splitlines() if s.strip())[:400]
+    if _UNSUBSCRIBE.search(mail.subject):
+        # a mail client answering a List-Unsubscribe: mailto: link (RFC 2369)
+        return [Finding(recipient=addr, reason="feedback", feedback_type="unsubscribe",
+                        diagnostic=diag, agent="RFC3834")]
     return [Finding(recipient=addr, reason="vacation", diagnostic=diag, agent="RFC3834")]

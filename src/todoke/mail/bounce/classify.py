@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 
-from . import arf, autoreply, rfc3464
+from . import arf, autoreply, rfc3464, rhost
 from . import reason as reasons
-from . import rhost
 from .lhost import _text, load_all
 from .mailview import MailView
 from .record import BounceRecord, Finding
@@ -76,6 +75,15 @@ def _command_from_text(mail: MailView, found: list[Finding]) -> None:
         found[0].command = find_command(found[0].diagnostic) or find_command(mail.text)
 
 
+def _unfold_reply(diag: str, reply: str) -> str:
+    """Drop the "550-5.7.1 " prefixes that a multi-line SMTP reply repeats on every line."""
+    if not reply or diag.count(reply) < 2:
+        return diag
+    rx = re.compile(rf"(?<=\s){reply}[- ](?:[245]\.\d{{1,3}}\.\d{{1,3}}\s)?")
+    head, sep, tail = diag.partition(reply)
+    return head + sep + rx.sub("", tail)
+
+
 def finish(f: Finding) -> BounceRecord:
     """Decide reason, status, reply code and hardness of one finding."""
     diag = f.diagnostic.strip()
@@ -83,16 +91,14 @@ def finish(f: Finding) -> BounceRecord:
     reply = f.replycode
     if diag and f.reason not in ("feedback", "vacation"):
         vs = find_status(diag)
-        if vs and _SPECIFIC.match(vs):
-            status = vs
-        elif vs and not status:
+        if (vs and _SPECIFIC.match(vs)) or (vs and not status):
             status = vs
         if not reply and f.diagnostic_type not in ("X-UNIX",):
             reply = find_reply(diag)
         if not f.command:
             f.command = find_command(diag)
     f.status, f.replycode = status, reply
-    text = reasons.flatten(diag)
+    text = reasons.flatten(_unfold_reply(diag, reply))
     reason = ""
     if f.reason in ("feedback", "vacation", "delivered"):
         reason = f.reason
@@ -106,7 +112,7 @@ def finish(f: Finding) -> BounceRecord:
         hard = False
     else:
         if not status:
-            temp = is_temporary(f"{reply} {diag}".strip())
+            temp = is_temporary(f"{reply} {diag}".strip()) or f.action == "delayed"
             status = pseudo_code(reason, bool(temp))
         if reply and status and reply[0] != status[0]:
             reply = ""

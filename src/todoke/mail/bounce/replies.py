@@ -30,8 +30,6 @@ def classify_smtp_reply(
     )
     rec = finish(f)
     st = rec.status
-    if reply.startswith("4") and rec.reason not in ("delivered",):
-        hard = False
-    else:
-        hard = rec.hardbounce
+    # a 4xx reply is never final, whatever it says
+    hard = False if reply.startswith("4") else rec.hardbounce
     return rec.reason, st, hard, rec.error_status

@@ -99,7 +99,7 @@ STATUS_REASON: Final[dict[str, str]] = {
     "3.0": "systemerror", "3.1": "systemfull", "3.2": "notaccept", "3.3": "systemerror",
     "3.4": "mesgtoobig", "3.5": "systemerror",
     "4.0": "networkerror", "4.1": "expired", "4.2": "networkerror", "4.3": "systemerror",
-    "4.4": "hostunknown", "4.5": "networkerror", "4.6": "networkerror", "4.7": "expired",
+    "4.4": "notaccept", "4.5": "networkerror", "4.6": "networkerror", "4.7": "expired",
     "5.0": "", "5.1": "syntaxerror", "5.2": "syntaxerror", "5.3": "toomanyconn",
     "5.4": "syntaxerror", "5.5": "syntaxerror", "5.6": "syntaxerror",
     "6.0": "contenterror", "6.1": "contenterror", "6.2": "contenterror", "6.3": "contenterror",

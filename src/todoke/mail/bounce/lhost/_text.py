@@ -22,13 +22,19 @@ _RCPT_LINES = (
     re.compile(rf"^\s*({ADDR})\s+\((.*)\)\s*$"),                  # a@b (reason)
     re.compile(rf"^\s*<?({ADDR})>?\s+(?:on|at)\s+\d.*$"),
     re.compile(rf"^\s*<?({ADDR})>?\s*[-:]+\s*(\S.*)$"),
+    re.compile(rf"^.*?(?:could not be delivered to|undeliverable to|failed to deliver to|"
+               rf"delivery to|unable to deliver (?:message )?to)[:\s]*<({ADDR})>[.:]?\s*(.*)$",
+               re.I),
+    re.compile(rf"^\s*<?({ADDR})>?\s+(\S.*)$"),
+    # "Delivery failed 20 attempts: rcpt@example.org" (label first; the label is the error)
+    re.compile(rf"^\s*(?P<rest>[^@<>:]{{8,80}}):\s*<?(?P<addr>{ADDR})>?\s*$"),
 )
 END_MARKERS = re.compile(
     r"^\s*(?:-+ ?(?:original message|this is a copy of the message|below this line is a copy"
     r"|the header of the original message|original message header|forwarded message"
     r"|unsent message below|unsent message follows|message header follows|undelivered message)"
     r"|--- below this line is a copy of the message|content-type: message/rfc822"
-    r"|received: from |return-path: <|------ original message|original message follows"
+    r"|received: ?from |return-path: <|------ original message|original message follows"
     r"|\*\*\* original message)",
     re.I,
 )
@@ -57,14 +63,17 @@ def blocks(lines: Iterable[str], rcpt_res: tuple[re.Pattern[str], ...] = _RCPT_L
             if m:
                 break
         if m:
-            addr = m.group(1)
-            rest = m.group(2).strip() if m.lastindex and m.lastindex >= 2 else ""
+            named = m.groupdict()
+            addr = named.get("addr") or m.group(1)
+            if "rest" in named:
+                rest = named["rest"] or ""
+            else:
+                rest = m.group(2).strip() if m.lastindex and m.lastindex >= 2 else ""
             same = [f for f in found if f.recipient.lower() == addr.lower()]
-            if same:
-                if cur is same[-1] or not same[-1].diagnostic:
-                    cur = same[-1]
-                    cur.diagnostic = f"{cur.diagnostic} {line.strip()}".strip()
-                    continue
+            if same and (cur is same[-1] or not same[-1].diagnostic):
+                cur = same[-1]
+                cur.diagnostic = f"{cur.diagnostic} {line.strip()}".strip()
+                continue
             cur = Finding(recipient=addr, diagnostic=rest)
             found.append(cur)
             taken = 0

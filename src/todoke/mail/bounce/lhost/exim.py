@@ -15,7 +15,7 @@ from ..mailview import MailView
 from ..record import Finding
 from . import _text, parser
 
-_SUBJECT = re.compile(r"^(?:mail delivery failed|warning: message \S+ delayed|"
+_SUBJECT = re.compile(r"^(?:mail delivery failed|mail failure - |warning: message \S+ delayed|"
                       r"mail failure|delivery status notification)", re.I)
 _START = re.compile(r"address\(es\) (?:failed|deferred)|incorrectly constructed|"
                     r"could not be delivered to (?:one or more|all) of its|"
@@ -30,6 +30,7 @@ _END = re.compile(r"^-{2,} ?(?:this is a copy|the header of the original|origina
                   r"|^-{6} (?:pipe|This)|^Content-type: message/", re.I)
 _EXPIRED = re.compile(r"(?:retry timeout exceeded|have been failing for a long time|"
                       r"retry time not reached for any host after a long failure period)", re.I)
+_PIPE = re.compile(r"^  pipe to \|", re.M)
 _MALFORMED = re.compile(r"incorrectly constructed|malformed address", re.I)
 
 
@@ -47,8 +48,10 @@ def parse(mail: MailView) -> list[Finding] | None:
     lines = _text.region(text, _START, _END)
     found = _text.blocks(lines, _RCPT, max_lines=14)
     for f in found:
+        if "pipe to |" in f.diagnostic or _PIPE.search(text):
+            f.reason = "mailererror"
         if _EXPIRED.search(f.diagnostic):
-            f.reason = "expired"
+            f.reason, f.action = "expired", "delayed"
         if _MALFORMED.search(text):
             f.reason = "syntaxerror"
     dsn = rfc3464.parse(mail)

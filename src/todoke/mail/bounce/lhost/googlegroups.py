@@ -17,6 +17,8 @@ from . import _text, parser
 
 def match(mail: MailView) -> bool:
     failed = mail.header("X-Failed-Recipients").lower()
+    if mail.dsn_texts:
+        return False
     return "googlegroups.com" in failed or (
         "groups.google.com" in mail.text and "google" in mail.sender.lower()
         and bool(failed)

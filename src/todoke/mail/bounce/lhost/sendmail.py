@@ -13,11 +13,14 @@ import re
 from .. import rfc3464
 from ..mailview import MailView
 from ..record import Finding
+from ..smtp import find_command
 from . import _text, parser
 
-_SUBJECT = re.compile(r"^(?:returned mail:|warning: could not send message)", re.I)
+_SUBJECT = re.compile(
+    r"^(?:(?:fwd?|fw):\s*)?(?:returned mail:|warning: could not send message)", re.I
+)
 _TRANSCRIPT = re.compile(r"-{3,} ?transcript of session follows", re.I)
-_TALKING = re.compile(r"^\s*while talking to (\S+?):?\s*$", re.I)
+_TALKING = re.compile(r"^\s*(?:\.\.\.\s*)?while talking to (\S+?):?\s*$", re.I)
 _SENT = re.compile(r"^\s*>>> ?(\S+)")
 _GOT = re.compile(r"^\s*<<< ?(.*)$")
 _RCPT = re.compile(rf"^\s*(\d{{3}})?\s*<?({_text.ADDR})>?\.\.\. ?(.*)$")
@@ -38,6 +41,10 @@ def transcript(text: str) -> list[Finding]:
     replies: list[str] = []
     started = False
     for line in text.replace("\r", "").split("\n"):
+        if line.startswith(("> ", ">>>>")):  # a bounce forwarded inline, quoted
+            line = line[2:] if line.startswith("> ") else line[1:]
+        elif line == ">":
+            line = ""
         if not started:
             started = bool(_TRANSCRIPT.search(line)) or bool(_TALKING.match(line))
             if not started:
@@ -84,6 +91,8 @@ def parse(mail: MailView) -> list[Finding] | None:
     if not dsn:
         return talk or None
     rfc3464.merge(dsn, talk)
+    if len(dsn) == 1 and not dsn[0].command:
+        dsn[0].command = find_command(mail.text)
     return dsn
 
 

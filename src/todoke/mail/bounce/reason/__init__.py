@@ -20,14 +20,26 @@ from .phrases import PHRASES
 
 #: First pass: a reason wins when the status code means it or one of its phrases matches.
 PROBE_ORDER: tuple[str, ...] = (
-    "mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying",
-    "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation",
-    "rejected", "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked",
+    "mailboxfull", "exceedlimit", "mesgtoobig", "suspend", "hasmoved", "norelaying",
+    "spamdetected", "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc",
+    "badreputation",
+    "policyviolation", "rejected", "notaccept", "hostunknown", "toomanyconn", "speeding",
+    "blocked",
 )
+#: Status codes whose meaning no reply text overrides (RFC 3463 / RFC 7505 / RFC 7372).
+DECISIVE_STATUS: dict[str, str] = {
+    "2.2": "mailboxfull", "2.3": "exceedlimit", "1.6": "hasmoved", "1.10": "notaccept",
+    "7.27": "notaccept", "7.26": "authfailure", "7.13": "suspend", "7.25": "requireptr",
+    "4.4": "notaccept",
+}
+_NOT_AT_MAIL = frozenset({
+    "userunknown", "hostunknown", "onhold", "undefined", "suspend", "systemerror",
+    "networkerror", "filtered", "syntaxerror",
+})
 #: Second pass, phrases only, after the status code alone had nothing decisive to say.
 PHRASE_ORDER: tuple[str, ...] = (
     "mailboxfull", "spamdetected", "policyviolation", "virusdetected", "norelaying",
-    "failedstarttls", "securityerror", "systemerror", "networkerror", "suspend", "expired",
+    "failedstarttls", "securityerror", "systemerror", "expired", "networkerror", "suspend",
     "contenterror", "systemfull", "notaccept", "mailererror",
 )
 #: Reasons a parser may set tentatively; the text is still examined.
@@ -108,35 +120,41 @@ def decide(f: Finding, text: str | None = None) -> str:
     status = f.status
     if status.startswith("2."):
         return "delivered"
+    if f.diagnostic_type in ("X-UNIX", "X-POSTFIX"):
+        # a local delivery program failed (RFC 3464 diagnostic type "X-Unix")
+        return "mailboxfull" if match_phrase("mailboxfull", text) else "mailererror"
+    decisive = DECISIVE_STATUS.get(status[2:]) if status[:1] in ("4", "5") else None
+    if decisive:
+        return decisive
+    if f.command in ("CONN", "HELO", "EHLO"):
+        # refused before any address was given: the connecting host itself is unwelcome
+        return "blocked"
     by_status = status_reason(status)
-    if f.diagnostic_type in ("", "SMTP"):
-        for r in PROBE_ORDER:
-            if match_phrase(r, text):
-                return _refine(r, f)
-        if by_status in PROBE_ORDER:
-            return _refine(by_status, f)
+    for r in PROBE_ORDER:
+        if match_phrase(r, text):
+            return _refine(r, f)
+    if by_status in PROBE_ORDER:
+        return _refine(by_status, f)
     if by_status and by_status not in RETRY and by_status != "expired":
-        return by_status
+        return _refine(by_status, f)
     for r in PHRASE_ORDER:
         if match_phrase(r, text):
-            return r
+            return _refine(r, f)
     if f.reason:
         return f.reason
     if by_status:
-        return by_status
+        return _refine(by_status, f)
+    if f.command == "MAIL":
+        return "rejected"
     cls = status[2:4]
     if cls == "6.":
         return "contenterror"
     if cls == "7.":
         return "securityerror"
-    if f.diagnostic_type in ("X-UNIX", "X-POSTFIX"):
-        return "mailererror"
     if _is_syntax(f):
         return "syntaxerror"
     if f.action in ("delayed", "expired"):
         return "expired"
-    if f.command in ("EHLO", "HELO"):
-        return "blocked"
     if match_phrase("vacation", text):
         return "vacation"
     return "onhold" if text else "undefined"
@@ -144,9 +162,14 @@ def decide(f: Finding, text: str | None = None) -> str:
 
 def _refine(reason: str, f: Finding) -> str:
     """A "user unknown" answered to DATA, or under a policy status (5.7.x), is a filter."""
-    if reason == "userunknown":
-        if f.command == "DATA" or f.status[1:4] == ".7.":
-            return "filtered"
+    if reason == "userunknown" and f.command == "DATA" and f.status[2:] != "1.1":
+        return "filtered"
+    if f.command == "MAIL" and reason in _NOT_AT_MAIL:
+        # refused at MAIL FROM: the sender address was refused, not the recipient
+        return "rejected"
+    if reason == "hostunknown" and f.status[:1] == "4":
+        # a temporary DNS failure proves nothing about the domain
+        return "networkerror"
     return reason
 
 

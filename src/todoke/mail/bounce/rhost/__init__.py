@@ -31,6 +31,7 @@ def _host_matches(host: str, suffixes: tuple[str, ...]) -> bool:
 
 def lookup(f: Finding, text: str) -> str:
     """Reason a provider's rules give for a finding, "" when no provider applies."""
+    load_all()
     hosts = [h for h in (f.rhost.lower(), f.remote_mta.lower()) if h]
     domain = f.recipient.rpartition("@")[2].lower()
     for suffixes, fn in _REGISTRY:
@@ -46,6 +47,12 @@ def lookup(f: Finding, text: str) -> str:
     return ""
 
 
+_loaded = False
+
+
 def load_all() -> None:
     """Import every provider module (they register themselves)."""
-    from . import providers  # noqa: F401
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import providers  # noqa: F401
