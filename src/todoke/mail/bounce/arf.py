@@ -35,11 +35,7 @@ def parse(mail: MailView) -> list[Finding]:
     text_all = ""
     for p in mail.parts:
         if p.get_content_type() == "message/feedback-report":
-            payload = p.get_payload()
-            if isinstance(payload, list):
-                text = "\n".join(m.as_string() for m in payload)
-            else:
-                text = decode_payload(p)
+            text = decode_payload(p)
             text_all += text + "\n"
             for b in fields_blocks(text):
                 for k, v in b.items():

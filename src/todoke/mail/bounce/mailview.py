@@ -1,4 +1,4 @@
-"""Bounce stage, lazy view of a mail: parse once with compat32, decode parts only on demand.
+"""Bounce stage, lazy view of a mail: split once with `mime.py`, decode parts only on demand.
 
 Owns how the classifier reads a message: header lookup, the readable text of the report, the
 message/delivery-status blocks, and the headers of the returned original message.
@@ -6,31 +6,25 @@ message/delivery-status blocks, and the headers of the returned original message
 
 from __future__ import annotations
 
-import email
-import email.message
 import re
 from email.header import decode_header
-from email.policy import compat32
 from functools import cached_property
 
+from .mime import Part, parse_headers, split_message
+
 _ADDR = re.compile(r"<?([^\s<>\"'(),;:@]+@[^\s<>\"'(),;:@]+\.[A-Za-z0-9-]+)>?")
-_CHARSET_FIX = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "us-ascii": "latin-1"}
+_OPAQUE = frozenset({
+    "message/rfc822", "text/rfc822-headers", "message/delivery-status",
+    "message/global-delivery-status", "message/feedback-report", "message/global",
+    "message/global-headers",
+})
+_ORIGINAL = frozenset({"message/rfc822", "text/rfc822-headers", "message/global",
+                       "message/global-headers"})
 
 
-def decode_payload(part: email.message.Message) -> str:
-    """Decoded text of a non-multipart part (transfer and character encoding)."""
-    data = part.get_payload(decode=True)
-    if data is None:
-        payload = part.get_payload()
-        return payload if isinstance(payload, str) else ""
-    if not isinstance(data, bytes):
-        return str(data)
-    charset = (part.get_content_charset() or "latin-1").lower()
-    charset = _CHARSET_FIX.get(charset, charset)
-    try:
-        return data.decode(charset, errors="replace")
-    except LookupError:
-        return data.decode("latin-1")
+def decode_payload(part: Part) -> str:
+    """Decoded text of a leaf part (transfer and character encoding)."""
+    return part.text
 
 
 def header_text(value: str | None) -> str:
@@ -42,7 +36,7 @@ def header_text(value: str | None) -> str:
         return value
     out = []
     try:
-        for chunk, cs in decode_header(str(value)):
+        for chunk, cs in decode_header(value):
             if isinstance(chunk, bytes):
                 try:
                     out.append(chunk.decode(cs or "latin-1", errors="replace"))
@@ -51,12 +45,12 @@ def header_text(value: str | None) -> str:
             else:
                 out.append(chunk)
     except Exception:  # malformed encoded words: keep the raw text
-        return str(value)
+        return value
     return "".join(out)
 
 
 def find_address(text: str) -> str:
-    """First mail address in a text, lower-cased as written, without brackets."""
+    """First mail address in a text, without brackets."""
     m = _ADDR.search(text)
     if not m:
         return ""
@@ -67,11 +61,11 @@ def find_address(text: str) -> str:
 
 
 class MailView:
-    """A parsed mail with lazily computed pieces."""
+    """A mail split into parts, with lazily computed pieces."""
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
-        self.msg: email.message.Message = email.message_from_bytes(raw, policy=compat32)
+        self.msg: Part = Part.from_bytes(raw)
 
     def header(self, name: str) -> str:
         """Decoded value of a header of the bounce itself."""
@@ -90,85 +84,67 @@ class MailView:
         return self.msg.get_content_type()
 
     @cached_property
-    def parts(self) -> list[email.message.Message]:
+    def parts(self) -> list[Part]:
         """All leaf parts outside the returned original message, in order."""
-        out: list[email.message.Message] = []
+        out: list[Part] = []
 
-        def walk(m: email.message.Message) -> None:
-            if m.is_multipart():
-                for sub in m.get_payload():
+        def walk(p: Part, depth: int) -> None:
+            if p.is_multipart() and depth < 8:
+                for sub in p.children:
                     if sub.get_content_type() in _OPAQUE:
                         out.append(sub)
-                        continue
-                    walk(sub)
+                    else:
+                        walk(sub, depth + 1)
             else:
-                out.append(m)
+                out.append(p)
 
-        if self.msg.get_content_type() in _OPAQUE:
+        if self.content_type in _OPAQUE:
             return [self.msg]
-        walk(self.msg)
+        walk(self.msg, 0)
         return out
 
     @cached_property
     def dsn_texts(self) -> list[str]:
-        """Texts of message/delivery-status parts (and the odd MTA that mislabels them)."""
-        out = []
-        for p in self.parts:
-            ct = p.get_content_type()
-            if ct in ("message/delivery-status", "message/global-delivery-status"):
-                payload = p.get_payload()
-                if isinstance(payload, list):  # compat32 parses it into header blocks
-                    out.append("\n\n".join(m.as_string() for m in payload))
-                else:
-                    out.append(decode_payload(p))
-        return out
+        """Texts of message/delivery-status parts."""
+        return [
+            p.text for p in self.parts
+            if p.get_content_type() in ("message/delivery-status",
+                                        "message/global-delivery-status")
+        ]
 
     @cached_property
     def text(self) -> str:
         """The human-readable report: text parts before the original message, decoded."""
         if not self.msg.is_multipart():
-            return decode_payload(self.msg)
+            body = self.msg.text
+            return _strip_html(body) if self.content_type == "text/html" else body
         chunks = []
         for p in self.parts:
             ct = p.get_content_type()
-            if ct in ("message/rfc822", "text/rfc822-headers"):
+            if ct in _ORIGINAL:
                 break
             if ct == "text/plain" or (ct == "text/html" and not chunks):
-                body = decode_payload(p)
-                if ct == "text/html":
-                    body = _strip_html(body)
-                chunks.append(body)
+                body = p.text
+                chunks.append(_strip_html(body) if ct == "text/html" else body)
         return "\n".join(chunks)
 
     @cached_property
     def original_headers(self) -> dict[str, str]:
         """Headers of the returned original message (lower-case names), {} when absent."""
         for p in self.parts:
-            ct = p.get_content_type()
-            if ct == "message/rfc822":
-                payload = p.get_payload()
-                if isinstance(payload, list) and payload:
-                    inner = payload[0]
-                    return {k.lower(): header_text(v) for k, v in inner.items()}
-            if ct == "text/rfc822-headers":
-                inner = email.message_from_string(decode_payload(p), policy=compat32)
-                return {k.lower(): header_text(v) for k, v in inner.items()}
+            if p.get_content_type() in _ORIGINAL:
+                head, _ = split_message(p.payload)
+                return {k: header_text(v[0]) for k, v in parse_headers(head).items()}
         return _headers_in_text(self.text_all)
 
     @cached_property
     def text_all(self) -> str:
         """The whole decoded body text (for bounces that inline the original message)."""
         if not self.msg.is_multipart():
-            return decode_payload(self.msg)
-        return "\n".join(
-            decode_payload(p) for p in self.parts if p.get_content_maintype() == "text"
-        )
+            return self.msg.text
+        return "\n".join(p.text for p in self.parts if p.get_content_maintype() == "text")
 
 
-_OPAQUE = frozenset({
-    "message/rfc822", "text/rfc822-headers", "message/delivery-status",
-    "message/global-delivery-status", "message/feedback-report",
-})
 _TAGS = re.compile(r"<[^>]+>")
 _BR = re.compile(r"<(?:br|/p|/div|/tr|p|div)\b[^>]*>", re.I)
 
