@@ -128,3 +128,43 @@ def multipart_mail(body: str | None, attachments: list[tuple[str, str, bytes]],
         part.add_header("Content-Disposition", "attachment", filename=filename)
         msg.attach(part)
     return msg.as_bytes()
+
+
+def text_pdf(pages: int, lines: int = 40, size: tuple[float, float] = (595, 842),
+             text: str = "Page {p} line {i}: quick brown fox 0123456789") -> bytes:
+    """A PDF with real text objects (Helvetica), ``lines`` lines from the top-left margin."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    doc = pdfium.PdfDocument.new()
+    font = pdfium_c.FPDFText_LoadStandardFont(doc, b"Helvetica")
+    for p in range(pages):
+        page = doc.new_page(*size)
+        for i in range(lines):
+            obj = pdfium_c.FPDFPageObj_CreateTextObj(doc, font, 12.0)
+            data = (text.format(p=p + 1, i=i + 1) + "\0").encode("utf-16-le")
+            buf = ctypes.create_string_buffer(data, len(data))
+            pdfium_c.FPDFText_SetText(obj, ctypes.cast(buf, ctypes.POINTER(pdfium_c.FPDF_WCHAR)))
+            pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, 72, size[1] - 72 - i * 16)
+            pdfium_c.FPDFPage_InsertObject(page, obj)
+        pdfium_c.FPDFPage_GenerateContent(page)
+        page.close()
+    out = io.BytesIO()
+    doc.save(out)
+    doc.close()
+    return out.getvalue()
+
+
+def encrypt_pdf(data: bytes, user_password: str = "secret") -> bytes:
+    """The PDF encrypted with AES-256 and a user password (qpdf)."""
+    assert shutil.which("qpdf"), "qpdf must be installed (scripts/system-deps)"
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = f"{tmp}/in.pdf", f"{tmp}/out.pdf"
+        with open(src, "wb") as f:
+            f.write(data)
+        subprocess.run(["qpdf", "--encrypt", user_password, "owner-pw", "256", "--", src, dst],
+                       check=True, capture_output=True)
+        with open(dst, "rb") as f:
+            return f.read()

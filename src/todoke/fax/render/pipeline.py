@@ -10,10 +10,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from PIL import Image
-
 from .formats import detect
-from .header import header_band, local_now
+from .header import HeaderLine, local_now
 from .mime import ParsedMail, Part, html_has_content, parse_mail
 from .model import (
     MAX_BYTES,
@@ -27,10 +25,13 @@ from .model import (
     geometry_for,
     over_limit,
 )
+from .schedule import as_render_error as _as_render_error
+from .schedule import draw_and_encode
+from .source import Source
 from .text import decode_text
-from .tiff import encode_g4_tiff
+from .tiff import write_tiff
 
-# kind → module in this package exposing render(part, geometry, context, max_pages)
+# kind → module in this package exposing open_part(part, geometry, mail, max_pages) -> Source
 _MODULES = {
     "pdf": "pdf",
     "tiff": "image",
@@ -40,12 +41,12 @@ _MODULES = {
     "office": "office",
 }
 
-Renderer = Callable[[Part, Geometry, ParsedMail, int], list[Image.Image]]
+Opener = Callable[[Part, Geometry, ParsedMail, int], Source]
 
 
-def _renderer(kind: str) -> Renderer:
+def _opener(kind: str) -> Opener:
     module = importlib.import_module(f"{__package__}.{_MODULES[kind]}")
-    fn: Renderer = module.render
+    fn: Opener = module.open_part
     return fn
 
 
@@ -85,10 +86,38 @@ def _plan(mail: ParsedMail, options: RenderOptions) -> list[Part]:
     return ([body] if body is not None else []) + list(mail.attachments)
 
 
-def _describe(part: Part, kind: str, pages: int) -> str:
-    if part.name == "body":
-        return f"body ({part.content_type})"
-    return f"{part.name} ({pages} page{'s' if pages != 1 else ''})"
+def _open_sources(mail: ParsedMail, options: RenderOptions, geometry: Geometry) -> list[Source]:
+    sources: list[Source] = []
+    total = 0
+    try:
+        for part in _plan(mail, options):
+            kind = "text" if part is mail.plain else "html" if part is mail.html else None
+            kind = kind or detect(part.content_type, part.filename, part.data)
+            if kind is None:
+                raise cannot_convert(
+                    part.name,
+                    f"the format {part.content_type} cannot be faxed",
+                    f"{part.content_type} 形式は FAX に変換できません",
+                )
+            if not part.data:
+                raise cannot_convert(part.name, "the part is empty", "添付ファイルが空です")
+            try:
+                source = _opener(kind)(part, geometry, mail, MAX_PAGES - total)
+            except Exception as exc:
+                raise _as_render_error(part.name, kind, exc) from exc
+            sources.append(source)
+            total += source.count
+            if total > MAX_PAGES:
+                raise over_limit(
+                    part.name,
+                    f"the fax would have more than {MAX_PAGES} pages",
+                    f"FAX のページ数が上限 {MAX_PAGES} ページを超えます",
+                )
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    return sources
 
 
 def render_mail(raw: bytes, options: RenderOptions) -> RenderedDocument:
@@ -104,59 +133,23 @@ def render_mail(raw: bytes, options: RenderOptions) -> RenderedDocument:
         )
     geometry = geometry_for(options)
     mail = parse_mail(raw)
-    pages: list[Image.Image] = []
-    described: list[str] = []
-    for part in _plan(mail, options):
-        kind = "text" if part is mail.plain else "html" if part is mail.html else None
-        kind = kind or detect(part.content_type, part.filename, part.data)
-        if kind is None:
-            raise cannot_convert(
-                part.name,
-                f"the format {part.content_type} cannot be faxed",
-                f"{part.content_type} 形式は FAX に変換できません",
-            )
-        if not part.data:
-            raise cannot_convert(part.name, "the part is empty", "添付ファイルが空です")
-        room = MAX_PAGES - len(pages)
-        try:
-            produced = _renderer(kind)(part, geometry, mail, room)
-        except RenderError:
-            raise
-        except MemoryError:
-            raise cannot_convert(
-                part.name, "the document needs more memory than a fax page may use",
-                "文書の変換に必要なメモリが上限を超えました",
-            ) from None
-        except Exception as exc:  # a format library failing on hostile input
-            raise cannot_convert(
-                part.name, f"the {kind} could not be converted ({type(exc).__name__}: {exc})",
-                f"{kind} の変換に失敗しました ({type(exc).__name__})",
-            ) from exc
-        if len(produced) > room:
-            raise over_limit(
-                part.name,
-                f"the fax would have more than {MAX_PAGES} pages",
-                f"FAX のページ数が上限 {MAX_PAGES} ページを超えます",
-            )
-        pages.extend(produced)
-        described.append(_describe(part, kind, len(produced)))
-    return RenderedDocument(tiff=_assemble(pages, geometry, options), pages=len(pages),
-                            parts=described)
-
-
-def _assemble(content: list[Image.Image], geometry: Geometry, options: RenderOptions) -> bytes:
-    if not options.header:
-        return encode_g4_tiff(content, geometry.ydpi)
+    sources = _open_sources(mail, options, geometry)
     text = options.header_text if options.header_text is not None else options.sender
-    now = local_now(options.timezone)
-    total = len(content)
-    full: list[Image.Image] = []
-    for number, page in enumerate(content, start=1):
-        sheet = Image.new("1", (geometry.width, geometry.height), 1)
-        sheet.paste(header_band(geometry, text, number, total, now), (0, 0))
-        sheet.paste(page, (0, geometry.header_lines))
-        full.append(sheet)
-    return encode_g4_tiff(full, geometry.ydpi)
+    total = sum(source.count for source in sources)
+    header = (
+        HeaderLine(geometry, text, total, local_now(options.timezone)) if options.header
+        else None
+    )
+    try:
+        encoded = draw_and_encode(sources, geometry, header)
+    finally:
+        for source in sources:
+            source.close()
+    return RenderedDocument(
+        tiff=write_tiff(encoded, geometry.ydpi),
+        pages=len(encoded),
+        parts=[source.description for source in sources],
+    )
 
 
 def warm_up() -> None:
@@ -165,9 +158,9 @@ def warm_up() -> None:
     from .header import HEADER_FONT_PX
     from .text import FONT_PX
 
-    for kind in ("pdf", "image", "text"):
+    for kind in ("pdf", "image", "text", "html"):
         try:
-            _renderer(kind)
+            _opener(kind)
         except ImportError:
             continue
     try:

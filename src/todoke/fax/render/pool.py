@@ -32,7 +32,7 @@ def _start() -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "todoke.fax.render.child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
         close_fds=True,
     )
@@ -70,7 +70,7 @@ def render_isolated(raw: bytes, options: RenderOptions, timeout: float = 60.0,
     request = pickle.dumps((raw, options, memory_mb), protocol=pickle.HIGHEST_PROTOCOL)
     proc = _take()
     try:
-        out, _ = proc.communicate(struct.pack("<Q", len(request)) + request, timeout=timeout)
+        out, err = proc.communicate(struct.pack("<Q", len(request)) + request, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         proc.communicate()
@@ -90,6 +90,9 @@ def render_isolated(raw: bytes, options: RenderOptions, timeout: float = 60.0,
     if message is None:
         code = proc.returncode
         how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        last = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else []
+        if last:
+            how += f": {last[0][:200]}"
         raise cannot_convert(
             "mail",
             f"the renderer process died while converting the mail ({how}); "

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from .fonts import cjk_font
 from .model import Geometry, cannot_convert
+from .source import Source
 from .tiff import halve_lines, threshold
 
 FONT_PX = 30  # ≈ 10.5 pt at 204 dpi
@@ -155,29 +156,38 @@ def _is_latin(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) not in "WF"
 
 
-def render_text(text: str, geometry: Geometry, max_pages: int = 10_000) -> list[Image.Image]:
-    """Bilevel content pages (content area of ``geometry``) showing ``text``.
+class TextSource(Source):
+    """Pages of laid-out text, drawn one at a time."""
 
-    Stops after ``max_pages + 1`` pages: the caller only needs to know the limit is broken.
-    """
-    fine = geometry.at_fine()
-    measure = _Measure(FONT_PX)
-    lines = wrap(text, fine.width - 2 * MARGIN_X, measure)
-    per_page = max(1, (fine.content_height - MARGIN_TOP - MARGIN_BOTTOM) // LINE_PX)
-    if not lines:
-        lines = [""]
-    pages: list[Image.Image] = []
-    for first in range(0, len(lines), per_page):
-        if len(pages) > max_pages:
-            break
-        canvas = Image.new("L", (fine.width, fine.content_height), 255)
+    def __init__(self, name: str, text: str, geometry: Geometry,
+                 description: str | None = None) -> None:
+        self.geometry = geometry
+        self.fine = geometry.at_fine()
+        self.measure = _Measure(FONT_PX)
+        self.lines = wrap(text, self.fine.width - 2 * MARGIN_X, self.measure) or [""]
+        self.per_page = max(
+            1, (self.fine.content_height - MARGIN_TOP - MARGIN_BOTTOM) // LINE_PX
+        )
+        count = (len(self.lines) + self.per_page - 1) // self.per_page
+        super().__init__(name, count, description)
+
+    def page(self, index: int) -> Image.Image:
+        first = index * self.per_page
+        return self._draw(self.lines[first : first + self.per_page])
+
+    def _draw(self, lines: list[str]) -> Image.Image:
+        canvas = Image.new("L", (self.fine.width, self.fine.content_height), 255)
         draw = ImageDraw.Draw(canvas)
         y = MARGIN_TOP
-        for line in lines[first : first + per_page]:
+        for line in lines:
             if line.strip():
-                draw.text((MARGIN_X, y), line, font=measure.font, fill=0)
+                draw.text((MARGIN_X, y), line, font=self.measure.font, fill=0)
             y += LINE_PX
-        if not geometry.fine:
+        if not self.geometry.fine:
             canvas = halve_lines(canvas)
-        pages.append(threshold(canvas))
-    return pages
+        return threshold(canvas)
+
+
+def render_text(text: str, geometry: Geometry) -> list[Image.Image]:
+    """Bilevel content pages (content area of ``geometry``) showing ``text``."""
+    return list(TextSource("text", text, geometry).pages())

@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from PIL import Image, ImageChops
 
+from . import g4
 from .model import XDPI
 
 INK_THRESHOLD = 160  # grey levels below this become black when thresholding
@@ -31,6 +33,15 @@ def threshold(image: Image.Image) -> Image.Image:
     if image.mode != "L":
         image = image.convert("L")
     return image.point(_THRESHOLD_LUT, "1")
+
+
+def binarize(image: Image.Image) -> Image.Image:
+    """Bilevel image of an already crisp (not anti-aliased) grey raster: cut at mid-grey."""
+    if image.mode == "1":
+        return image
+    if image.mode != "L":
+        image = image.convert("L")
+    return image.convert("1", dither=Image.Dither.NONE)
 
 
 def dither(image: Image.Image) -> Image.Image:
@@ -51,25 +62,68 @@ def halve_lines(image: Image.Image) -> Image.Image:
 
 def _g4_strip(page: Image.Image) -> bytes:
     """CCITT G4 data of one bilevel page, black = 1 (WhiteIsZero)."""
-    # Pillow's "1" mode stores white as 1 and writes BlackIsZero; inverting first gives the
-    # bits fax machines expect (0 = white) while Pillow still tags it BlackIsZero. We drop
-    # Pillow's tags and write our own, with Photometric = WhiteIsZero.
+    # Pillow's "1" mode stores white as 1; inverted, its packed rows have the bits fax
+    # machines expect (0 = white).
     inverted = ImageChops.invert(page)
+    strip = g4.encode_strip(inverted.tobytes(), page.width, page.height)
+    if strip is not None:
+        return strip
+    return _pillow_g4_strip(inverted)
+
+
+def _pillow_g4_strip(inverted: Image.Image) -> bytes:
+    """The fallback encoder: Pillow writes a TIFF (tagged BlackIsZero, which we drop) and we
+    take its strip; our own tags then say WhiteIsZero."""
+    page = inverted
     buf = io.BytesIO()
     stride = (page.width + 7) // 8
     inverted.save(buf, "TIFF", compression="group4", strip_size=stride * page.height + 1)
-    buf.seek(0)
-    with Image.open(buf) as tif:
-        offsets = tif.tag_v2[273]
-        counts = tif.tag_v2[279]
-    if len(offsets) != 1:
-        raise RuntimeError("libtiff wrote more than one strip")
     data = buf.getvalue()
-    return data[offsets[0] : offsets[0] + counts[0]]
+    offset, count = _single_strip(data)
+    return data[offset : offset + count]
+
+
+def _single_strip(data: bytes) -> tuple[int, int]:
+    """(offset, length) of the one strip of a single-image little-endian TIFF."""
+    if data[:4] != b"II*\x00":
+        raise RuntimeError("unexpected TIFF byte order from the encoder")
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (n,) = struct.unpack_from("<H", data, ifd)
+    found: dict[int, int] = {}
+    for i in range(n):
+        tag, typ, count, value = struct.unpack_from("<HHII", data, ifd + 2 + 12 * i)
+        if tag in (273, 279):
+            if count != 1:
+                raise RuntimeError("the encoder wrote more than one strip")
+            if typ == _SHORT:
+                value &= 0xFFFF
+            found[tag] = value
+    return found[273], found[279]
+
+
+@dataclass(frozen=True)
+class EncodedPage:
+    """One page already G4-encoded: the strip and its size."""
+
+    strip: bytes
+    width: int
+    height: int
+
+
+def encode_page(page: Image.Image) -> EncodedPage:
+    """G4-encode one bilevel page."""
+    if page.mode != "1":
+        raise ValueError("pages must be bilevel")
+    return EncodedPage(_g4_strip(page), page.width, page.height)
 
 
 def encode_g4_tiff(pages: Sequence[Image.Image], ydpi: int, software: str = "todoke") -> bytes:
-    """A multi-page TIFF-F file (G4, WhiteIsZero) from bilevel ("1") pages of equal width."""
+    """A multi-page TIFF-F file (G4, WhiteIsZero) from bilevel ("1") pages."""
+    return write_tiff([encode_page(page) for page in pages], ydpi, software)
+
+
+def write_tiff(pages: Sequence[EncodedPage], ydpi: int, software: str = "todoke") -> bytes:
+    """A multi-page TIFF-F file from G4-encoded pages."""
     if not pages:
         raise ValueError("no pages")
     out = bytearray(b"II*\x00\x00\x00\x00\x00")  # first IFD offset patched below
@@ -77,9 +131,7 @@ def encode_g4_tiff(pages: Sequence[Image.Image], ydpi: int, software: str = "tod
     total = len(pages)
     soft = software.encode("ascii", "replace") + b"\x00"
     for number, page in enumerate(pages):
-        if page.mode != "1":
-            raise ValueError("pages must be bilevel")
-        strip = _g4_strip(page)
+        strip = page.strip
         strip_at = len(out)
         out += strip
         if len(out) % 2:

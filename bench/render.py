@@ -1,0 +1,150 @@
+"""Bench: fax rendering speed, todoke's renderer against Ghostscript, in one run.
+
+Makes a 20-page text PDF (A4, 50 lines a page), then turns it into CCITT G4 fax pages at
+204 × 196 dpi with
+  * todoke: the PDF as a mail attachment through ``render_mail`` (the whole job path: MIME,
+    PDFium rasterising at fax geometry, header line, G4 encoding, TIFF-F file; pages split
+    between this process and one forked helper, as in the isolated renderer), and the bare
+    PDF → G4 core without mail parsing or header line;
+  * Ghostscript: ``gs -sDEVICE=tiffg4 -r204x196`` (one process per run, as a gateway would
+    call it).
+Prints pages per second (best of N runs) for each and the ratio todoke / Ghostscript.
+
+    .venv/bin/python bench/render.py [--runs 7] [--pages 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import io
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from todoke.fax.render import RenderOptions, render_mail
+from todoke.fax.render.model import geometry_for
+from todoke.fax.render.pdf import open_pdf_source
+from todoke.fax.render.schedule import draw_and_encode
+from todoke.fax.render.tiff import write_tiff
+
+LOREM = (
+    "The quick brown fox jumps over the lazy dog; invoice 2026-{p:02d}-{i:02d} "
+    "total 12,345 JPY, due within thirty days."
+)
+
+
+def text_pdf(pages: int) -> bytes:
+    """A text-only PDF with real text objects (Helvetica), 50 lines a page."""
+    doc = pdfium.PdfDocument.new()
+    font = pdfium_c.FPDFText_LoadStandardFont(doc, b"Helvetica")
+    for p in range(pages):
+        page = doc.new_page(595, 842)
+        for i in range(50):
+            obj = pdfium_c.FPDFPageObj_CreateTextObj(doc, font, 10.0)
+            text = (LOREM.format(p=p + 1, i=i + 1) + "\0").encode("utf-16-le")
+            buf = ctypes.create_string_buffer(text, len(text))
+            pdfium_c.FPDFText_SetText(obj, ctypes.cast(buf, ctypes.POINTER(pdfium_c.FPDF_WCHAR)))
+            pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, 50, 800 - i * 15)
+            pdfium_c.FPDFPage_InsertObject(page, obj)
+        pdfium_c.FPDFPage_GenerateContent(page)
+        page.close()
+    out = io.BytesIO()
+    doc.save(out)
+    doc.close()
+    return out.getvalue()
+
+
+def best(fn: Callable[[], int], runs: int) -> tuple[float, float, int]:
+    """(best, median) seconds of ``runs`` calls, and the page count the last one made."""
+    fn()  # warm-up: imports, fonts, page cache
+    times = []
+    pages = 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        pages = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), statistics.median(times), pages
+
+
+def tiff_pages(path: Path) -> int:
+    out = subprocess.run(["tiffinfo", str(path)], capture_output=True, text=True, check=True)
+    return out.stdout.count("=== TIFF directory")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--pages", type=int, default=20)
+    args = ap.parse_args()
+
+    pdf = text_pdf(args.pages)
+    mail = MIMEMultipart()
+    mail["From"] = "bench@example.jp"
+    att = MIMEApplication(pdf, "pdf")
+    att.add_header("Content-Disposition", "attachment", filename="bench.pdf")
+    mail.attach(att)
+    raw = mail.as_bytes()
+    options = RenderOptions(resolution="fine", body="exclude", sender="bench@example.jp")
+    core_geometry = geometry_for(RenderOptions(resolution="fine", header=False))
+
+    def ours_mail() -> int:
+        return render_mail(raw, options).pages
+
+    def ours_core() -> int:
+        source = open_pdf_source(pdf, "bench.pdf", core_geometry, 100)
+        try:
+            encoded = draw_and_encode([source], core_geometry, None)
+        finally:
+            source.close()
+        write_tiff(encoded, 196)
+        return len(encoded)
+
+    gs = shutil.which("gs")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "bench.pdf"
+        src.write_bytes(pdf)
+        dst = Path(tmp) / "gs.tif"
+
+        def ghostscript() -> int:
+            subprocess.run(
+                [gs or "gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=tiffg4",
+                 "-r204x196", f"-sOutputFile={dst}", str(src)],
+                check=True, capture_output=True,
+            )
+            return tiff_pages(dst) if shutil.which("tiffinfo") else args.pages
+
+        rows: list[tuple[str, float, float, int]] = []
+        for label, fn in (("todoke render_mail (mail → TIFF-F, header)", ours_mail),
+                          ("todoke core (PDF → G4, no header)", ours_core)):
+            b, m, n = best(fn, args.runs)
+            rows.append((label, b, m, n))
+        if gs:
+            b, m, n = best(ghostscript, args.runs)
+            rows.append(("ghostscript gs -sDEVICE=tiffg4 -r204x196", b, m, n))
+
+    print(f"{args.pages}-page text PDF → CCITT G4 at 204x196, best / median of {args.runs} runs")
+    for label, b, m, n in rows:
+        print(f"  {label:45s} {n / b:7.1f} pages/s (median {n / m:6.1f})  [{n} pages]")
+    if not gs:
+        print("  ghostscript not installed: no comparison (apt-get install ghostscript)")
+        return 0
+    ours = rows[0][3] / rows[0][1]
+    theirs = rows[-1][3] / rows[-1][1]
+    core = rows[1][3] / rows[1][1]
+    print(f"ratio todoke/ghostscript: {ours / theirs:.2f}x (job path), {core / theirs:.2f}x (core)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
