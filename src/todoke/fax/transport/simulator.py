@@ -7,8 +7,9 @@ Result per attempt from the TODOKE_FAX_SIMULATOR file::
 
 the last entry repeating; ``"8010@2"`` fails after 2 pages of this attempt were confirmed.
 Test numbers ``009999999<code>`` always give ``<code>``. The file is read again when it
-changes, so a test (or an operator) can change the plan while the gateway runs. Calls take realistic times (dialling,
-ringing, 9,600 bit/s page transfer), scaled by TODOKE_MINUTE_SECONDS / 60.
+changes, so a test (or an operator) can change the plan while the gateway runs. Calls take
+realistic times (dialling, ringing, 9,600 bit/s page transfer), scaled by
+TODOKE_MINUTE_SECONDS / 60.
 """
 
 from __future__ import annotations
