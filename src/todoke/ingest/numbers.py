@@ -52,4 +52,6 @@ def parse_fax_number(text: str, region: str = "JP") -> FaxNumber | None:
     if not phonenumbers.is_possible_number(parsed):
         return None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > 16:  # E.164: at most 15 digits
+        return None
     return FaxNumber(("+" if plus else "") + digits, e164)
