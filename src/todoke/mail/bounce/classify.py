@@ -26,6 +26,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"error|failed|problem|not delivered|unzustellbar|不達|エラー|returned",
     re.I,
 )
+_HOST = re.compile(r"\bhost:?\s+([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})\b")
+_NESTED = re.compile(r"<([45]\d\d) ([45]\.\d{1,3}\.\d{1,3})\b[^<>]*>\s*$")
 _SPECIFIC = re.compile(r"^[45]\.[1-9]\.[1-9]$")
 
 
@@ -90,13 +92,22 @@ def finish(f: Finding) -> BounceRecord:
     status = f.status
     reply = f.replycode
     if diag and f.reason not in ("feedback", "vacation"):
+        nested = _NESTED.search(diag)
+        if nested:
+            # "554 4.4.7 Message expired: ... <421 4.4.2 Connection timed out>": the quoted
+            # last answer of the remote host is the real cause (Amazon SES, WorkMail)
+            reply, status = nested.group(1), nested.group(2)
         vs = find_status(diag)
-        if (vs and _SPECIFIC.match(vs)) or (vs and not status):
+        if vs and (not status or status[1:] == ".0.0" or _SPECIFIC.match(vs)):
             status = vs
         if not reply and f.diagnostic_type not in ("X-UNIX",):
             reply = find_reply(diag)
         if not f.command:
             f.command = find_command(diag)
+        if not f.rhost:
+            m = _HOST.search(diag)
+            if m:
+                f.rhost = m.group(1)
     f.status, f.replycode = status, reply
     text = reasons.flatten(_unfold_reply(diag, reply))
     reason = ""

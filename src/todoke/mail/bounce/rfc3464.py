@@ -11,6 +11,7 @@ import re
 
 from .mailview import MailView, find_address
 from .record import Finding
+from .smtp import find_command
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*)$")
 _DSN_HINT = re.compile(r"^(?:Final|Original)-Recipient:", re.I | re.M)
@@ -116,6 +117,6 @@ def merge(dsn: list[Finding], text: list[Finding]) -> None:
         if not f.diagnostic:
             f.diagnostic = t.diagnostic
         if not f.command:
-            f.command = t.command
+            f.command = t.command or find_command(t.diagnostic)
         if not f.rhost:
             f.rhost = t.rhost

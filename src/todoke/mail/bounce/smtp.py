@@ -65,6 +65,8 @@ _COMMANDS = (
     (re.compile(r">>> ?(DATA|RCPT|MAIL|EHLO|HELO|QUIT)\b", re.I), 1),
     # Exim: "SMTP error from remote mail server after RCPT TO:<...>", "after end of data"
     (re.compile(r"after (?:end of )?(data|RCPT|MAIL|EHLO|HELO|initial connection)\b", re.I), 1),
+    # mFILTER and others: "SMTP command DATA"
+    (re.compile(r"smtp command:? ?(DATA|RCPT|MAIL|EHLO|HELO)\b", re.I), 1),
     # qmail: "Connected to ... but sender was rejected" / "but my name was rejected"
     (re.compile(r"but (sender|my name) was rejected", re.I), 1),
 )

@@ -93,8 +93,23 @@ def generic(mail: MailView) -> list[Finding]:
     lines = cut(mail.text)
     found = blocks(lines)
     if found:
+        if not all(f.diagnostic for f in found):
+            pre = preamble(lines)
+            for f in found:
+                f.diagnostic = f.diagnostic or pre
         return found
     return fallback_recipient(mail, " ".join(s.strip() for s in lines if s.strip()))
+
+
+def preamble(lines: list[str], limit: int = 8) -> str:
+    """The last few text lines before the first recipient line (the error told up front)."""
+    head: list[str] = []
+    for line in lines:
+        if any(rx.match(line) for rx in _RCPT_LINES):
+            break
+        if line.strip():
+            head.append(line.strip())
+    return " ".join(head[-limit:])
 
 
 def fallback_recipient(mail: MailView, diagnostic: str) -> list[Finding]:

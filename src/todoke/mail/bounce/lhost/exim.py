@@ -22,6 +22,7 @@ _START = re.compile(r"address\(es\) (?:failed|deferred)|incorrectly constructed|
                     r"has not yet been delivered|could not be delivered to one or more", re.I)
 _RCPT = (
     re.compile(rf"^  ({_text.ADDR}):?\s*$"),
+    re.compile(rf"^  {_text.ADDR} <({_text.ADDR})>:\s*(.*)$"),
     re.compile(rf"^  ({_text.ADDR})\s*(<.*)$"),
     re.compile(rf"^  pipe to \|\S+.*?\b({_text.ADDR})()"),
     re.compile(rf"^  ({_text.ADDR}):?\s+(\S.*)$"),
@@ -39,7 +40,9 @@ def match(mail: MailView) -> bool:
         return True
     if "exim" in (mail.msg.get("Message-Id") or "").lower():
         return True
-    return bool(_SUBJECT.search(mail.subject)) and "mail delivery software" in mail.text
+    return bool(_SUBJECT.search(mail.subject)) and (
+        "mail delivery software" in mail.text or "incorrectly constructed" in mail.text
+    )
 
 
 @parser("exim", match)
@@ -70,4 +73,8 @@ def parse(mail: MailView) -> list[Finding] | None:
             diag = _text.flat(lines)
             found = [Finding(recipient=a.strip(), diagnostic=diag)
                      for a in failed.split(",") if "@" in a]
+    if found and not any(f.diagnostic for f in found):
+        whole = _text.flat(_text.cut(text))
+        for f in found:
+            f.diagnostic = whole
     return found or None

@@ -14,7 +14,7 @@ from ..mailview import MailView
 from ..record import Finding
 from . import _text, parser
 
-_START = re.compile(r"following list of recipients", re.I)
+_START = re.compile(r"list of recipients:?\s*$", re.I)
 _END = re.compile(r"below is a copy of the original message|^\s*-{3,}", re.I)
 _RCPT = (re.compile(rf"^\s*({_text.ADDR}):\s*(.*)$"),)
 #: OpenSMTPD's own error texts (smtpd/mta.c, smtpd/lka.c).

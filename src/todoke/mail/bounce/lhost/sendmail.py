@@ -23,7 +23,10 @@ _TRANSCRIPT = re.compile(r"-{3,} ?transcript of session follows", re.I)
 _TALKING = re.compile(r"^\s*(?:\.\.\.\s*)?while talking to (\S+?):?\s*$", re.I)
 _SENT = re.compile(r"^\s*>>> ?(\S+)")
 _GOT = re.compile(r"^\s*<<< ?(.*)$")
-_RCPT = re.compile(rf"^\s*(\d{{3}})?\s*<?({_text.ADDR})>?\.\.\. ?(.*)$")
+_RCPT = re.compile(
+    rf"^\s*(\d{{3}})?\s*(?:[245]\.\d{{1,3}}\.\d{{1,3}}\s+)?<?({_text.ADDR})>?\.\.\. ?(.*)$"
+)
+_CODE = re.compile(r"\d{3}\b")
 _END = re.compile(r"^\s*-{3,} ?(?:unsent message follows|original message follows|"
                   r"the original message|message header follows)|^content-type: ", re.I)
 
@@ -69,6 +72,8 @@ def transcript(text: str) -> list[Finding]:
         m = _RCPT.match(line)
         if m:
             own = m.group(3).strip()
+            if m.group(1) and not replies and not _CODE.match(own):
+                own = f"{m.group(1)} {own}"  # "550 5.1.2 <rcpt>... Host unknown"
             diag = " ".join([*replies, own]) if replies else own
             f = Finding(recipient=m.group(2), diagnostic=diag, rhost=host,
                         command=command if replies else "")

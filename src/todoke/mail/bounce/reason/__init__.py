@@ -30,7 +30,7 @@ PROBE_ORDER: tuple[str, ...] = (
 DECISIVE_STATUS: dict[str, str] = {
     "2.2": "mailboxfull", "2.3": "exceedlimit", "1.6": "hasmoved", "1.10": "notaccept",
     "7.27": "notaccept", "7.26": "authfailure", "7.13": "suspend", "7.25": "requireptr",
-    "4.4": "notaccept",
+    "4.4": "notaccept", "1.7": "rejected", "1.8": "rejected",
 }
 _NOT_AT_MAIL = frozenset({
     "userunknown", "hostunknown", "onhold", "undefined", "suspend", "systemerror",
@@ -120,7 +120,7 @@ def decide(f: Finding, text: str | None = None) -> str:
     status = f.status
     if status.startswith("2."):
         return "delivered"
-    if f.diagnostic_type in ("X-UNIX", "X-POSTFIX"):
+    if f.diagnostic_type == "X-UNIX":
         # a local delivery program failed (RFC 3464 diagnostic type "X-Unix")
         return "mailboxfull" if match_phrase("mailboxfull", text) else "mailererror"
     decisive = DECISIVE_STATUS.get(status[2:]) if status[:1] in ("4", "5") else None
@@ -132,18 +132,18 @@ def decide(f: Finding, text: str | None = None) -> str:
     by_status = status_reason(status)
     for r in PROBE_ORDER:
         if match_phrase(r, text):
-            return _refine(r, f)
+            return _refine(r, f, text)
     if by_status in PROBE_ORDER:
-        return _refine(by_status, f)
+        return _refine(by_status, f, text)
     if by_status and by_status not in RETRY and by_status != "expired":
-        return _refine(by_status, f)
+        return _refine(by_status, f, text)
     for r in PHRASE_ORDER:
         if match_phrase(r, text):
-            return _refine(r, f)
+            return _refine(r, f, text)
     if f.reason:
         return f.reason
     if by_status:
-        return _refine(by_status, f)
+        return _refine(by_status, f, text)
     if f.command == "MAIL":
         return "rejected"
     cls = status[2:4]
@@ -160,10 +160,15 @@ def decide(f: Finding, text: str | None = None) -> str:
     return "onhold" if text else "undefined"
 
 
-def _refine(reason: str, f: Finding) -> str:
+def _refine(reason: str, f: Finding, text: str = "") -> str:
     """A "user unknown" answered to DATA, or under a policy status (5.7.x), is a filter."""
-    if reason == "userunknown" and f.command == "DATA" and f.status[2:] != "1.1":
-        return "filtered"
+    if reason == "userunknown" and text and match_phrase("blocked", text):
+        return "blocked"  # "IP address blacklisted by recipient. User unknown"
+    if reason == "userunknown" and f.status[2:] != "1.1":
+        if f.command == "DATA":
+            return "filtered"
+        if f.status[1:4] == ".7." and "access denied" not in text:
+            return "filtered"
     if f.command == "MAIL" and reason in _NOT_AT_MAIL:
         # refused at MAIL FROM: the sender address was refused, not the recipient
         return "rejected"

@@ -12,7 +12,7 @@ import re
 from ..record import Finding
 from . import provider
 
-_ID = re.compile(r"\b(?:ofr|lpn)\d{3}_(\d{3})\b")
+_ID = re.compile(r"\b(?:ofr|lpn)(?:\d{3})?_(\d{3})\b")
 CODES: dict[str, str] = {
     "102": "blocked",        # source IP blocked for spam incidents
     "103": "blocked",        # source IP on a block list

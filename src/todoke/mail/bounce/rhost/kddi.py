@@ -6,12 +6,17 @@ filter refuses the sender; the address may well exist, so that reply counts as "
 
 from __future__ import annotations
 
+import re
+
 from ..record import Finding
+
+# "550 : User unknown" after DATA; "was rejected by a remote mail server" (au's own MTA)
+_FILTERED = re.compile(r"(?:^|550:? ): user unknown|rejected by a remote mail server")
 from . import provider
 
 
 @provider("ezweb.ne.jp", "au.com")
 def kddi(f: Finding, text: str) -> str:
-    if "550 : user unknown" in text or text.startswith(": user unknown"):
+    if _FILTERED.search(text):
         return "filtered"
     return ""
