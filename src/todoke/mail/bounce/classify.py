@@ -97,7 +97,7 @@ def finish(f: Finding) -> BounceRecord:
             # "554 4.4.7 Message expired: ... <421 4.4.2 Connection timed out>": the quoted
             # last answer of the remote host is the real cause (Amazon SES, WorkMail)
             reply, status = nested.group(1), nested.group(2)
-        vs = find_status(diag)
+        vs = "" if nested else find_status(diag)
         if vs and (not status or status[1:] == ".0.0" or _SPECIFIC.match(vs)):
             status = vs
         if not reply and f.diagnostic_type not in ("X-UNIX",):

@@ -15,7 +15,7 @@ import re
 from functools import cached_property
 
 _HDR_END = re.compile(rb"\r?\n\r?\n")
-_PARAM = re.compile(r';\s*([A-Za-z0-9*_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+_PARAM = re.compile(r'[;\s]\s*([A-Za-z0-9*_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _CHARSET_ALIAS = {"x-unknown": "latin-1", "unknown-8bit": "latin-1", "us-ascii": "latin-1",
                   "ascii": "latin-1", "x-sjis": "shift_jis", "cp932": "cp932",
                   "shift-jis": "shift_jis", "utf8": "utf-8"}
@@ -36,7 +36,11 @@ def parse_headers(block: str) -> dict[str, list[str]]:
             continue
         k, sep, v = line.partition(":")
         if not sep or " " in k.strip():
-            name = ""
+            if name and "=" in line:  # a folded parameter line missing its indent
+                vals = out[name]
+                vals[-1] = f"{vals[-1]} {line.strip()}"
+            else:
+                name = ""
             continue
         name = k.strip().lower()
         out.setdefault(name, []).append(v.strip())
@@ -53,7 +57,7 @@ def split_message(raw: bytes) -> tuple[str, bytes]:
 
 def content_type(value: str) -> tuple[str, dict[str, str]]:
     """(type/subtype lower-case, parameters) of a Content-Type value."""
-    main = value.split(";", 1)[0].strip().lower() or "text/plain"
+    main = (value.split(";", 1)[0].split() or ["text/plain"])[0].lower()
     if "/" not in main:
         main = "text/plain"
     params = {k.lower(): v.strip('"') for k, v in _PARAM.findall(value)}

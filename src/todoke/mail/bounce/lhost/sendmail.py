@@ -13,7 +13,7 @@ import re
 from .. import rfc3464
 from ..mailview import MailView
 from ..record import Finding
-from ..smtp import find_command
+from ..smtp import find_command, find_reply
 from . import _text, parser
 
 _SUBJECT = re.compile(
@@ -26,6 +26,8 @@ _GOT = re.compile(r"^\s*<<< ?(.*)$")
 _RCPT = re.compile(
     rf"^\s*(\d{{3}})?\s*(?:[245]\.\d{{1,3}}\.\d{{1,3}}\s+)?<?({_text.ADDR})>?\.\.\. ?(.*)$"
 )
+_BARE = re.compile(r"^[45]\d\d [45]\.\d{1,3}\.\d{1,3} ")
+_DSN_FIELD = re.compile(r"^(?:Reporting-MTA|Final-Recipient|Original-Recipient):", re.I)
 _CODE = re.compile(r"\d{3}\b")
 _END = re.compile(r"^\s*-{3,} ?(?:unsent message follows|original message follows|"
                   r"the original message|message header follows)|^content-type: ", re.I)
@@ -38,10 +40,17 @@ def match(mail: MailView) -> bool:
 
 
 def transcript(text: str) -> list[Finding]:
-    """Findings from a sendmail session transcript."""
+    """Findings from a sendmail session transcript.
+
+    Lines of a local mailer ("mail.local: unknown user: x") and remote replies ("<<< 550 ...")
+    before a "5xx <rcpt>... text" line belong to that recipient. A bare "451 4.0.0 text" line
+    names no recipient; it is kept as `Finding.extra["reply"]` of a pseudo finding ("").
+    """
     found: list[Finding] = []
     host = command = ""
     replies: list[str] = []
+    notes: list[str] = []
+    bare = ""
     started = False
     for line in text.replace("\r", "").split("\n"):
         if line.startswith(("> ", ">>>>")):  # a bounce forwarded inline, quoted
@@ -51,15 +60,16 @@ def transcript(text: str) -> list[Finding]:
         if not started:
             started = bool(_TRANSCRIPT.search(line)) or bool(_TALKING.match(line))
             if not started:
-                m = _RCPT.match(line)
-                if not m:
+                if not _RCPT.match(line):
                     continue
                 started = True
-        if _END.search(line):
+            else:
+                continue
+        if _END.search(line) or _DSN_FIELD.match(line):
             break
         m = _TALKING.match(line)
         if m:
-            host, command, replies = m.group(1), "", []
+            host, command, replies, notes = m.group(1), "", [], []
             continue
         m = _SENT.match(line)
         if m:
@@ -74,7 +84,7 @@ def transcript(text: str) -> list[Finding]:
             own = m.group(3).strip()
             if m.group(1) and not replies and not _CODE.match(own):
                 own = f"{m.group(1)} {own}"  # "550 5.1.2 <rcpt>... Host unknown"
-            diag = " ".join([*replies, own]) if replies else own
+            diag = " ".join([*notes, *replies, own])
             f = Finding(recipient=m.group(2), diagnostic=diag, rhost=host,
                         command=command if replies else "")
             prev = [x for x in found if x.recipient.lower() == f.recipient.lower()]
@@ -82,10 +92,17 @@ def transcript(text: str) -> list[Finding]:
                 prev[0].diagnostic = f"{prev[0].diagnostic} {own}".strip()
             else:
                 found.append(f)
-            replies = []
+            replies, notes = [], []
             continue
-        if found and line.strip() and not line.startswith((" ", "\t")) and "..." not in line:
+        s = line.strip()
+        if not s:
             continue
+        if not bare and _BARE.match(s):
+            bare = s
+        elif len(notes) < 4 and "(smtp)..." not in s:
+            notes.append(s)
+    if bare and not found:
+        found.append(Finding(recipient="", diagnostic=bare, extra={"reply": bare[:3]}))
     return found
 
 
@@ -94,13 +111,17 @@ def parse(mail: MailView) -> list[Finding] | None:
     talk = transcript(mail.text)
     dsn = rfc3464.parse(mail)
     if not dsn:
-        return talk or None
+        return [f for f in talk if f.recipient] or None
+    if len(dsn) == 1 and len(talk) == 1 and not talk[0].recipient:
+        # only a bare "451 4.0.0 Operating system error": the reply of the one recipient
+        if not find_reply(dsn[0].diagnostic):
+            dsn[0].replycode = talk[0].extra["reply"]
+        talk = []
     rfc3464.merge(dsn, talk)
     if len(dsn) == 1 and not dsn[0].command:
         dsn[0].command = find_command(mail.text)
     return dsn
 
 
-@parser("v5sendmail", lambda m: bool(_SUBJECT.search(m.subject)) and not m.dsn_texts)
-def parse_v5(mail: MailView) -> list[Finding] | None:
-    return transcript(mail.text) or None
+# Pre-DSN sendmail ("V5"): the same transcript, no message/delivery-status part.
+parser("v5sendmail", lambda m: bool(_SUBJECT.search(m.subject)) and not m.dsn_texts)(parse)

@@ -31,6 +31,7 @@ DECISIVE_STATUS: dict[str, str] = {
     "2.2": "mailboxfull", "2.3": "exceedlimit", "1.6": "hasmoved", "1.10": "notaccept",
     "7.27": "notaccept", "7.26": "authfailure", "7.13": "suspend", "7.25": "requireptr",
     "4.4": "notaccept", "1.7": "rejected", "1.8": "rejected",
+    "4.3": "systemerror",
 }
 _NOT_AT_MAIL = frozenset({
     "userunknown", "hostunknown", "onhold", "undefined", "suspend", "systemerror",
