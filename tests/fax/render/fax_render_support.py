@@ -168,3 +168,44 @@ def encrypt_pdf(data: bytes, user_password: str = "secret") -> bytes:
                        check=True, capture_output=True)
         with open(dst, "rb") as f:
             return f.read()
+
+
+def image_bytes(image: object, fmt: str, **params: object) -> bytes:
+    """A Pillow image saved in ``fmt``."""
+    out = io.BytesIO()
+    image.save(out, fmt, **params)  # type: ignore[attr-defined]
+    return out.getvalue()
+
+
+def minimal_docx(text: str) -> bytes:
+    """A real, minimal Word document (Office Open XML) with one paragraph."""
+    import zipfile
+
+    files = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/word/document.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>'
+        ),
+        "word/document.xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            f'<w:body><w:p><w:r><w:rPr><w:sz w:val="48"/></w:rPr><w:t>{text}</w:t></w:r></w:p>'
+            "</w:body></w:document>"
+        ),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in files.items():
+            z.writestr(name, content)
+    return out.getvalue()

@@ -29,3 +29,36 @@ def test_isolated_timeout_is_204000() -> None:
         render_isolated(text_mail(lines), RenderOptions(), timeout=0.05)
     assert err.value.code == "204000"
     assert "longer than" in err.value.reason
+
+
+def test_isolated_memory_limit_is_204000() -> None:
+    from fax_render_support import image_bytes, multipart_mail
+    from PIL import Image
+
+    big = image_bytes(Image.new("RGB", (8000, 8000), "white"), "PNG")  # small file, 192 MB
+    raw = multipart_mail(None, [("huge.png", "image/png", big)])
+    with pytest.raises(RenderError) as err:
+        render_isolated(raw, RenderOptions(), memory_mb=150)
+    assert err.value.code == "204000"
+    assert "memory" in err.value.reason or "MB" in err.value.reason
+    # the same mail renders with room to spare
+    doc = render_isolated(raw, RenderOptions(), memory_mb=1024)
+    assert doc.pages == 1
+
+
+def test_isolated_pdf_uses_helper_and_keeps_order() -> None:
+    from fax_render_support import multipart_mail, text_pdf
+
+    raw = multipart_mail(None, [("doc.pdf", "application/pdf", text_pdf(9, lines=3))])
+    a = render_isolated(raw, RenderOptions(header=False))
+    b = render_isolated(raw, RenderOptions(header=False, resolution="standard"))
+    assert (a.pages, b.pages) == (9, 9)
+    check_fax(b.tiff, 9, 98, 1146)
+    from fax_render_support import pages_of
+
+    pages = pages_of(a.tiff)
+    # page n carries "Page n": all nine rasters differ, in the PDF's order
+    assert len({p.tobytes() for p in pages}) == 9
+    from todoke.fax.render import render_mail
+
+    assert render_mail(raw, RenderOptions(header=False)).tiff == a.tiff

@@ -168,3 +168,9 @@ def warm_up() -> None:
         cjk_font(HEADER_FONT_PX)
     except RenderError:
         pass
+    try:  # WeasyPrint's import (Pango, fontconfig) is the slow part of a first HTML mail
+        from .html import _weasyprint
+
+        _weasyprint()
+    except RenderError:
+        pass
