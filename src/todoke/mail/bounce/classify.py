@@ -15,7 +15,7 @@ from . import reason as reasons
 from .lhost import _text, load_all
 from .mailview import MailView
 from .record import BounceRecord, Finding
-from .smtp import find_command, find_reply, find_status, is_temporary
+from .smtp import REPLY_CODES, find_command, find_reply, find_status, is_temporary
 from .table import error_status, is_hard, pseudo_code
 
 _BOUNCE_FROM = re.compile(r"mailer-daemon|postmaster|mail delivery|maildelivery|daemon@", re.I)
@@ -77,6 +77,13 @@ def _command_from_text(mail: MailView, found: list[Finding]) -> None:
         found[0].command = find_command(found[0].diagnostic) or find_command(mail.text)
 
 
+def _consistent(status: str, diag: str) -> bool:
+    """Whether a status found in a text agrees in class with the reply code next to it
+    ("550 4.4.7" does not: such a text is no better than the DSN's own Status field)."""
+    m = re.search(rf"\b([245])\d\d[ -]{re.escape(status)}", diag)
+    return m is None or m.group(1) == status[0]
+
+
 def _unfold_reply(diag: str, reply: str) -> str:
     """Drop the "550-5.7.1 " prefixes that a multi-line SMTP reply repeats on every line."""
     if not reply or diag.count(reply) < 2:
@@ -96,9 +103,11 @@ def finish(f: Finding) -> BounceRecord:
         if nested:
             # "554 4.4.7 Message expired: ... <421 4.4.2 Connection timed out>": the quoted
             # last answer of the remote host is the real cause (Amazon SES, WorkMail)
-            reply, status = nested.group(1), nested.group(2)
+            status = nested.group(2)
+            reply = nested.group(1) if nested.group(1) in REPLY_CODES else ""
         vs = "" if nested else find_status(diag)
-        if vs and (not status or status[1:] == ".0.0" or _SPECIFIC.match(vs)):
+        if vs and (not status or status[1:] == ".0.0" or (
+                _SPECIFIC.match(vs) and _consistent(vs, diag))):
             status = vs
         if not reply and f.diagnostic_type not in ("X-UNIX",):
             reply = find_reply(diag)

@@ -114,7 +114,7 @@ def merge(dsn: list[Finding], text: list[Finding]) -> None:
             t = text[0]
         if t is None:
             continue
-        if not f.diagnostic:
+        if not f.diagnostic and "preamble" not in t.extra:
             f.diagnostic = t.diagnostic
         if not f.command:
             f.command = t.command or find_command(t.diagnostic)

@@ -32,13 +32,25 @@ def find_status(text: str) -> str:
     return ""
 
 
+#: Reply codes defined by RFC 5321 and its extensions (RFC 3207, 4954, 7504, 5248 registry);
+#: any other 3-digit number in a text is no reply code.
+_REPLY_TEXT = (
+    "211 214 220 221 235 250 251 252 253 421 422 430 432 450 451 452 453 454 455 458 459 "
+    "500 501 502 503 504 521 523 524 525 530 534 535 538 550 551 552 553 554 555 556 557"
+)
+REPLY_CODES: frozenset[str] = frozenset(_REPLY_TEXT.split(" "))
+
+
 def find_reply(text: str) -> str:
     """First SMTP reply code (4xx/5xx, else 250-253) in a text; none in X-UNIX texts."""
     if not text or "x-unix;" in text.lower():
         return ""
     masked = _IPV4.sub("***", text) if _IPV4.search(text) else text
-    m = _REPLY.search(masked) or _REPLY2.search(masked)
-    return m.group(1) if m else ""
+    for rx in (_REPLY, _REPLY2):
+        for m in rx.finditer(masked):
+            if m.group(1) in REPLY_CODES:
+                return m.group(1)
+    return ""
 
 
 def is_temporary(text: str) -> bool | None:
@@ -67,8 +79,8 @@ _COMMANDS = (
     (re.compile(r"after (?:end of )?(data|RCPT|MAIL|EHLO|HELO|initial connection)\b", re.I), 1),
     # mFILTER and others: "SMTP command DATA"
     (re.compile(r"smtp command:? ?(DATA|RCPT|MAIL|EHLO|HELO)\b", re.I), 1),
-    # qmail: "Connected to ... but sender was rejected" / "but my name was rejected"
-    (re.compile(r"but (sender|my name) was rejected", re.I), 1),
+    # qmail: "Connected to ... but my name was rejected" (HELO)
+    (re.compile(r"but (my name) was rejected", re.I), 1),
 )
 _CMD_NAME = {"RCPT TO": "RCPT", "MAIL FROM": "MAIL", "SENDER": "MAIL", "MY NAME": "HELO",
              "INITIAL CONNECTION": "CONN"}

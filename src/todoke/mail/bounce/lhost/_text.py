@@ -96,7 +96,9 @@ def generic(mail: MailView) -> list[Finding]:
         if not all(f.diagnostic for f in found):
             pre = preamble(lines)
             for f in found:
-                f.diagnostic = f.diagnostic or pre
+                if not f.diagnostic:
+                    f.diagnostic = pre
+                    f.extra["preamble"] = "1"
         return found
     return fallback_recipient(mail, " ".join(s.strip() for s in lines if s.strip()))
 
@@ -113,12 +115,26 @@ def preamble(lines: list[str], limit: int = 8) -> str:
 
 
 def fallback_recipient(mail: MailView, diagnostic: str) -> list[Finding]:
-    """One finding for the recipient named by headers when the text names none."""
+    """One finding for the recipient named by headers when the text names none. The text is
+    kept as diagnostic only when it says something (a code or a known phrase); a bounce
+    that is all boilerplate ("Delivery report unavailable") stays without one: undefined."""
     rcpt = mail.header("X-Failed-Recipients") or mail.original_headers.get("to", "")
     m = re.search(ADDR, rcpt)
     if not m or not diagnostic:
         return []
+    if not _says_something(diagnostic):
+        diagnostic = ""
     return [Finding(recipient=m.group(0), diagnostic=diagnostic)]
+
+
+def _says_something(text: str) -> bool:
+    from .. import reason
+    from ..smtp import find_reply, find_status
+
+    if find_status(text) or find_reply(text):
+        return True
+    flat = reason.flatten(text)
+    return any(reason.match_phrase(r, flat) for r in (*reason.PROBE_ORDER, *reason.PHRASE_ORDER))
 
 
 def region(text: str, start: re.Pattern[str] | None, end: re.Pattern[str] = END_MARKERS,

@@ -50,7 +50,7 @@ def transcript(text: str) -> list[Finding]:
     host = command = ""
     replies: list[str] = []
     notes: list[str] = []
-    bare = ""
+    bare = orphan = ""
     started = False
     for line in text.replace("\r", "").split("\n"):
         if line.startswith(("> ", ">>>>")):  # a bounce forwarded inline, quoted
@@ -82,9 +82,15 @@ def transcript(text: str) -> list[Finding]:
         m = _RCPT.match(line)
         if m:
             own = m.group(3).strip()
-            if m.group(1) and not replies and not _CODE.match(own):
+            sender_reply = command == "MAIL" and bool(replies)
+            if m.group(1) and (sender_reply or not replies) and not _CODE.match(own):
                 own = f"{m.group(1)} {own}"  # "550 5.1.2 <rcpt>... Host unknown"
-            diag = " ".join([*notes, *replies, own])
+            if sender_reply:
+                # the remote answer was about the sender (MAIL FROM); the recipient line's own
+                # code is this recipient's status, the answer only explains it
+                diag = " ".join([*notes, own, *replies])
+            else:
+                diag = " ".join([*notes, *replies, own])
             f = Finding(recipient=m.group(2), diagnostic=diag, rhost=host,
                         command=command if replies else "")
             prev = [x for x in found if x.recipient.lower() == f.recipient.lower()]
@@ -99,10 +105,14 @@ def transcript(text: str) -> list[Finding]:
             continue
         if not bare and _BARE.match(s):
             bare = s
+            if replies and not orphan:  # replies no recipient line claimed
+                orphan = " ".join(replies)
         elif len(notes) < 4 and "(smtp)..." not in s:
             notes.append(s)
     if bare and not found:
-        found.append(Finding(recipient="", diagnostic=bare, extra={"reply": bare[:3]}))
+        found.append(Finding(recipient="", diagnostic=f"{orphan} {bare}".strip(),
+                             command=command if orphan else "",
+                             extra={"reply": bare[:3], "orphan": orphan}))
     return found
 
 
@@ -112,11 +122,24 @@ def parse(mail: MailView) -> list[Finding] | None:
     dsn = rfc3464.parse(mail)
     if not dsn:
         return [f for f in talk if f.recipient] or None
-    if len(dsn) == 1 and len(talk) == 1 and not talk[0].recipient:
-        # only a bare "451 4.0.0 Operating system error": the reply of the one recipient
-        if not find_reply(dsn[0].diagnostic):
-            dsn[0].replycode = talk[0].extra["reply"]
+    if len(talk) == 1 and not talk[0].recipient:
+        # remote replies and a bare "554 5.0.0 Service unavailable" with no recipient line:
+        # they concern every recipient of this session
+        pseudo = talk[0]
+        orphan = pseudo.extra["orphan"]
+        for f in dsn:
+            if orphan and f.diagnostic[:40] in orphan and len(orphan) > len(f.diagnostic):
+                f.diagnostic = orphan  # the DSN kept only the first line of the reply
+            f.command = f.command or pseudo.command
+            if len(dsn) == 1 and not find_reply(f.diagnostic):
+                f.replycode = pseudo.extra["reply"]
         talk = []
+    by_addr = {t.recipient.lower(): t for t in talk}
+    for f in dsn:
+        t = by_addr.get(f.recipient.lower())
+        if t and f.diagnostic and len(t.diagnostic) > len(f.diagnostic) and (
+                f.diagnostic[:40] in t.diagnostic):
+            f.diagnostic = t.diagnostic  # the DSN kept only the first line of the reply
     rfc3464.merge(dsn, talk)
     if len(dsn) == 1 and not dsn[0].command:
         dsn[0].command = find_command(mail.text)

@@ -35,7 +35,7 @@ DECISIVE_STATUS: dict[str, str] = {
 }
 _NOT_AT_MAIL = frozenset({
     "userunknown", "hostunknown", "onhold", "undefined", "suspend", "systemerror",
-    "networkerror", "filtered", "syntaxerror",
+    "networkerror", "filtered", "syntaxerror", "badreputation",
 })
 #: Second pass, phrases only, after the status code alone had nothing decisive to say.
 PHRASE_ORDER: tuple[str, ...] = (

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 from ..record import Finding
+from . import provider
 
 # "550 : User unknown" after DATA; "was rejected by a remote mail server" (au's own MTA)
 _FILTERED = re.compile(r"(?:^|550:? ): user unknown|rejected by a remote mail server")
-from . import provider
 
 
 @provider("ezweb.ne.jp", "au.com")
