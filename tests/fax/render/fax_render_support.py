@@ -77,9 +77,22 @@ def check_fax(data: bytes, pages: int, ydpi: int, length: int) -> list[Image.Ima
         assert d.compression == "CCITT Group 4"
         assert d.photometric == "min-is-white"
         assert d.bits == 1
+    _libtiff_decodes(data)
     decoded = pages_of(data)
     assert [p.size for p in decoded] == [(1728, length)] * pages
     return decoded
+
+
+def _libtiff_decodes(data: bytes) -> None:
+    """libtiff itself decodes every G4 page (tiffcp to uncompressed) without a complaint."""
+    assert shutil.which("tiffcp"), "libtiff-tools (tiffcp) must be installed"
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = f"{tmp}/in.tif", f"{tmp}/out.tif"
+        with open(src, "wb") as f:
+            f.write(data)
+        run = subprocess.run(["tiffcp", "-c", "none", src, dst], capture_output=True,
+                             text=True, check=False)
+        assert run.returncode == 0 and not run.stderr.strip(), run.stderr
 
 
 def text_mail(body: str, charset: str = "utf-8", subtype: str = "plain") -> bytes:
