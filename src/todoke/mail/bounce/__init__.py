@@ -15,7 +15,8 @@ Public API: `classify_bytes`, `classify_file`, `classify_smtp_reply`, `load_rule
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from typing import TYPE_CHECKING
 
 from .classify import classify_bytes
 from .reason import clear_rules, load_rules
@@ -33,6 +34,11 @@ __all__ = [
 ]
 
 
-def classify_file(path: str | Path) -> list[BounceRecord]:
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def classify_file(path: str | os.PathLike[str] | Path) -> list[BounceRecord]:
     """Classify the bounce mail stored in a file (raw RFC 5322 bytes)."""
-    return classify_bytes(Path(path).read_bytes())
+    with open(path, "rb") as fh:
+        return classify_bytes(fh.read())

@@ -10,11 +10,13 @@ file could not be read or parsed (reported on stderr, the other files are still 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: Below this many files a pool costs more than it saves.
 POOL_THRESHOLD = 64
@@ -60,6 +62,10 @@ def _results(paths: list[str], jobs: int) -> Iterable[tuple[str, list[dict[str, 
         return
     import multiprocessing as mp
 
+    from .reason import warm_up
+
+    warm_up()  # compile the phrase regexes once, before the workers are forked
+
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     size = max(1, min(CHUNK, len(paths) // (jobs * 4) or 1))
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
@@ -76,6 +82,8 @@ def _table_line(d: dict[str, object]) -> str:
 
 def classify_main(files: list[Path], as_json: bool, jobs: int = 0) -> int:
     """Run the classify command over files; returns the process exit status."""
+    import json
+
     paths = [str(f) for f in files]
     out = sys.stdout
     failed = False
@@ -99,6 +107,7 @@ def classify_main(files: list[Path], as_json: bool, jobs: int = 0) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`python -m todoke.mail.bounce.command [--json] [-j N] FILE...`"""
     import argparse
+    from pathlib import Path
 
     ap = argparse.ArgumentParser(prog="todoke classify", description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON line per recipient")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..mailview import MailView
 from ..record import Finding
@@ -19,11 +18,13 @@ Parse = Callable[[MailView], list[Finding] | None]
 Match = Callable[[MailView], bool]
 
 
-@dataclass(frozen=True, slots=True)
 class Parser:
-    name: str
-    match: Match
-    parse: Parse
+    """A registered MTA parser: its name, the cheap header test, and the parse function."""
+
+    __slots__ = ("match", "name", "parse")
+
+    def __init__(self, name: str, match: Match, parse: Parse) -> None:
+        self.name, self.match, self.parse = name, match, parse
 
 
 REGISTRY: dict[str, Parser] = {}

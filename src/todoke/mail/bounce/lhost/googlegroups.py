@@ -16,8 +16,8 @@ from . import _text, parser
 
 
 def match(mail: MailView) -> bool:
-    failed = mail.header("X-Failed-Recipients").lower()
-    if mail.dsn_texts:
+    failed = (mail.msg.get("X-Failed-Recipients") or "").lower()
+    if not failed or mail.dsn_texts:
         return False
     return "googlegroups.com" in failed or (
         "groups.google.com" in mail.text and "google" in mail.sender.lower()

@@ -9,10 +9,8 @@ onhold, else undefined. Remote-host rules (`rhost/`) are applied by the caller f
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..record import Finding
 from ..table import REASONS, status_reason
@@ -49,9 +47,27 @@ RETRY: frozenset[str] = frozenset({
     "userunknown",
 })
 
-_COMPILED: dict[str, re.Pattern[str]] = {
-    r: re.compile("|".join(f"(?:{p})" for p in ps)) for r, ps in PHRASES.items() if ps
-}
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_COMPILED: dict[str, re.Pattern[str] | None] = {}
+
+
+def _compiled(reason: str) -> re.Pattern[str] | None:
+    """The phrase regex of a reason, compiled on first use (keeps start-up short)."""
+    try:
+        return _COMPILED[reason]
+    except KeyError:
+        ps = PHRASES.get(reason, ())
+        rx = re.compile("|".join(f"(?:{p})" for p in ps)) if ps else None
+        _COMPILED[reason] = rx
+        return rx
+
+
+def warm_up() -> None:
+    """Compile every phrase regex now (before forking workers that should share them)."""
+    for r in PHRASES:
+        _compiled(r)
 _SPACES = re.compile(r"\s+")
 
 _user_rules: list[tuple[re.Pattern[str], str]] = []
@@ -64,6 +80,10 @@ def load_rules(path: str | Path, *, replace: bool = True) -> int:
     list of ``{"pattern": ..., "reason": ...}`` or an object ``{"rules": [...]}``. Patterns
     are case-insensitive regexes over the flattened reply text. Returns the rule count.
     """
+    import json
+    import tomllib
+    from pathlib import Path
+
     p = Path(path)
     data: object
     if p.suffix.lower() == ".json":
@@ -96,7 +116,7 @@ def flatten(text: str) -> str:
 
 def match_phrase(reason: str, text: str) -> bool:
     """Whether a (flattened) text holds one of the telltale phrases of a reason."""
-    rx = _COMPILED.get(reason)
+    rx = _compiled(reason)
     return bool(rx and rx.search(text))
 
 

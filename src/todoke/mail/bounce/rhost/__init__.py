@@ -13,6 +13,7 @@ from ..record import Finding
 
 Rule = Callable[[Finding, str], str]
 _REGISTRY: list[tuple[tuple[str, ...], Rule]] = []
+_BY_SUFFIX: dict[str, list[Rule]] = {}
 
 
 def provider(*suffixes: str) -> Callable[[Rule], Rule]:
@@ -20,30 +21,33 @@ def provider(*suffixes: str) -> Callable[[Rule], Rule]:
 
     def deco(fn: Rule) -> Rule:
         _REGISTRY.append((tuple(s.lower() for s in suffixes), fn))
+        for suffix in suffixes:
+            _BY_SUFFIX.setdefault(suffix.lower(), []).append(fn)
         return fn
 
     return deco
 
 
-def _host_matches(host: str, suffixes: tuple[str, ...]) -> bool:
-    return any(host == s or host.endswith("." + s) or host.endswith(s) for s in suffixes)
+def _candidates(host: str) -> list[str]:
+    """A host name and its parent domains: a.b.example.org -> [..., example.org, org]."""
+    host = host.strip(".[]() ").split()[0] if host.strip() else ""
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
 
 
 def lookup(f: Finding, text: str) -> str:
     """Reason a provider's rules give for a finding, "" when no provider applies."""
     load_all()
-    hosts = [h for h in (f.rhost.lower(), f.remote_mta.lower()) if h]
-    domain = f.recipient.rpartition("@")[2].lower()
-    for suffixes, fn in _REGISTRY:
-        if any(_host_matches(h, suffixes) for h in hosts):
-            r = fn(f, text)
-            if r:
-                return r
-    for suffixes, fn in _REGISTRY:
-        if domain and _host_matches(domain, suffixes):
-            r = fn(f, text)
-            if r:
-                return r
+    for h in (f.rhost.lower(), f.remote_mta.lower(), f.recipient.rpartition("@")[2].lower()):
+        if not h:
+            continue
+        for cand in _candidates(h):
+            fns = _BY_SUFFIX.get(cand)
+            if fns:
+                for fn in fns:
+                    r = fn(f, text)
+                    if r:
+                        return r
     return ""
 
 
