@@ -7,7 +7,6 @@ message/delivery-status blocks, and the headers of the returned original message
 from __future__ import annotations
 
 import re
-from email.header import decode_header
 from functools import cached_property
 
 from .mime import Part, parse_headers, split_message
@@ -34,6 +33,8 @@ def header_text(value: str | None) -> str:
     value = str(value)
     if "=?" not in value:
         return value
+    from email.header import decode_header  # only for encoded words: keeps start-up short
+
     out = []
     try:
         for chunk, cs in decode_header(value):

@@ -58,10 +58,11 @@ def blocks(lines: Iterable[str], rcpt_res: tuple[re.Pattern[str], ...] = _RCPT_L
     taken = 0
     for line in lines:
         m = None
-        for rx in rcpt_res:
-            m = rx.match(line)
-            if m:
-                break
+        if "@" in line:  # every recipient line names an address: skip the regexes otherwise
+            for rx in rcpt_res:
+                m = rx.match(line)
+                if m:
+                    break
         if m:
             named = m.groupdict()
             addr = named.get("addr") or m.group(1)
@@ -107,7 +108,7 @@ def preamble(lines: list[str], limit: int = 8) -> str:
     """The last few text lines before the first recipient line (the error told up front)."""
     head: list[str] = []
     for line in lines:
-        if any(rx.match(line) for rx in _RCPT_LINES):
+        if "@" in line and any(rx.match(line) for rx in _RCPT_LINES):
             break
         if line.strip():
             head.append(line.strip())
