@@ -10,7 +10,7 @@ Makes a 20-page text PDF (A4, 50 lines a page), then turns it into CCITT G4 fax 
     call it).
 Prints pages per second (best of N runs) for each and the ratio todoke / Ghostscript.
 
-    .venv/bin/python bench/render.py [--runs 7] [--pages 20]
+    .venv/bin/python bench/render.py [--runs 9] [--pages 20]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import io
+import os
 import shutil
 import statistics
 import subprocess
@@ -65,16 +66,21 @@ def text_pdf(pages: int) -> bytes:
     return out.getvalue()
 
 
-def best(fn: Callable[[], int], runs: int) -> tuple[float, float, int]:
-    """(best, median) seconds of ``runs`` calls, and the page count the last one made."""
-    fn()  # warm-up: imports, fonts, page cache
-    times = []
-    pages = 0
+def race(contenders: list[tuple[str, Callable[[], int]]],
+         runs: int) -> list[tuple[str, float, float, int]]:
+    """(label, best s, median s, pages) of each contender; the runs are interleaved (one of
+    each per round) so a neighbour's load on this shared machine hits all of them alike."""
+    for _label, fn in contenders:
+        fn()  # warm-up: imports, fonts, page cache
+    times: dict[str, list[float]] = {label: [] for label, _ in contenders}
+    pages: dict[str, int] = {}
     for _ in range(runs):
-        t = time.perf_counter()
-        pages = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times), pages
+        for label, fn in contenders:
+            t = time.perf_counter()
+            pages[label] = fn()
+            times[label].append(time.perf_counter() - t)
+    return [(label, min(times[label]), statistics.median(times[label]), pages[label])
+            for label, _ in contenders]
 
 
 def tiff_pages(path: Path) -> int:
@@ -84,7 +90,7 @@ def tiff_pages(path: Path) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--pages", type=int, default=20)
     args = ap.parse_args()
 
@@ -124,16 +130,17 @@ def main() -> int:
             )
             return tiff_pages(dst) if shutil.which("tiffinfo") else args.pages
 
-        rows: list[tuple[str, float, float, int]] = []
-        for label, fn in (("todoke render_mail (mail → TIFF-F, header)", ours_mail),
-                          ("todoke core (PDF → G4, no header)", ours_core)):
-            b, m, n = best(fn, args.runs)
-            rows.append((label, b, m, n))
+        contenders: list[tuple[str, Callable[[], int]]] = [
+            ("todoke render_mail (mail → TIFF-F, header)", ours_mail),
+            ("todoke core (PDF → G4, no header)", ours_core),
+        ]
         if gs:
-            b, m, n = best(ghostscript, args.runs)
-            rows.append(("ghostscript gs -sDEVICE=tiffg4 -r204x196", b, m, n))
+            contenders.append(("ghostscript gs -sDEVICE=tiffg4 -r204x196", ghostscript))
+        rows = race(contenders, args.runs)
 
-    print(f"{args.pages}-page text PDF → CCITT G4 at 204x196, best / median of {args.runs} runs")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{args.pages}-page text PDF → CCITT G4 at 204x196, best / median of {args.runs} "
+          f"interleaved runs; {os.cpu_count()} cores, load average {load:.2f}")
     for label, b, m, n in rows:
         print(f"  {label:45s} {n / b:7.1f} pages/s (median {n / m:6.1f})  [{n} pages]")
     if not gs:

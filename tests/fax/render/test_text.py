@@ -125,3 +125,10 @@ def test_empty_body_without_attachment_is_204000() -> None:
     with pytest.raises(RenderError) as err:
         render_mail(text_mail("  \n\n "), RenderOptions())
     assert err.value.code == "204000"
+
+
+def test_bn_without_attachment_is_204000() -> None:
+    with pytest.raises(RenderError) as err:
+        render_mail(text_mail("本文"), RenderOptions(body="exclude"))
+    assert (err.value.code, err.value.part) == ("204000", "mail")
+    assert "/bn" in err.value.reason
