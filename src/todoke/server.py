@@ -85,7 +85,8 @@ async def serve(settings: Settings, store: Store, with_worker: bool = True) -> N
     stop = asyncio.Event()
     _stop_on_signals(stop)
     loop = asyncio.get_running_loop()
-    smtp = await loop.create_server(make_smtp_factory(settings, store), sock=smtp_sock)
+    factory, handler = make_smtp_factory(settings, store)
+    smtp = await loop.create_server(factory, sock=smtp_sock)
     http = _Uvicorn(uvicorn.Config(create_app(settings, store), log_config=None,
                                    access_log=False, lifespan="off"))
     tasks = [asyncio.create_task(http.serve(sockets=[http_sock]))]
@@ -101,6 +102,7 @@ async def serve(settings: Settings, store: Store, with_worker: bool = True) -> N
     http.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     await smtp.wait_closed()
+    await asyncio.to_thread(handler.intake.close)
 
 
 async def work(settings: Settings, store: Store) -> None:

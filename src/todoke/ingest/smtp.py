@@ -10,7 +10,6 @@ SETTINGS  TODOKE_SMTP_LISTEN, TODOKE_FAX_DOMAIN, TODOKE_MAX_MESSAGE_SIZE, TODOKE
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -47,19 +46,16 @@ class FaxIngestHandler:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                None, self.intake.accept, envelope.mail_from or "", list(envelope.rcpt_tos),
-                raw, peer,
-            )
+            return await self.intake.accept(envelope.mail_from or "", list(envelope.rcpt_tos),
+                                            raw, peer)
         except Exception:
             log.error("ingest.error", exc_info=True, peer=peer)
             return "451 4.3.0 Temporary failure, the mail was not accepted; try again later"
 
 
-def make_smtp_factory(settings: Settings, store: Store) -> Any:
-    """A protocol factory for ``loop.create_server``."""
+def make_smtp_factory(settings: Settings, store: Store) -> tuple[Any, FaxIngestHandler]:
+    """A protocol factory for ``loop.create_server``, and its handler (close it at the end)."""
     handler = FaxIngestHandler(settings, store)
 
     def factory() -> SMTP:
@@ -73,4 +69,4 @@ def make_smtp_factory(settings: Settings, store: Store) -> Any:
             timeout=300,
         )
 
-    return factory
+    return factory, handler
