@@ -34,7 +34,7 @@ def main() -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
         (size,) = struct.unpack("<Q", _read_exact(stdin, 8))
-        raw, options, memory_mb = pickle.loads(_read_exact(stdin, size))
+        raw, options, memory_mb, timeout = pickle.loads(_read_exact(stdin, size))
     except (EOFError, struct.error):
         return 0  # the parent went away (the spare was never used)
     limit = int(memory_mb) * 1024 * 1024
@@ -42,6 +42,11 @@ def main() -> int:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    # Backstop for a parent that died before it could kill us: CPU seconds, not wall time.
+    _soft, hard_cpu = resource.getrlimit(resource.RLIMIT_CPU)
+    cpu = int(float(timeout) * 2) + 10
+    if hard_cpu == resource.RLIM_INFINITY or cpu <= hard_cpu:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard_cpu))
     try:
         result: tuple[str, Any] = ("ok", render_mail(raw, options))
     except RenderError as exc:

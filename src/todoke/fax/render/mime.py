@@ -93,7 +93,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         disposition = (node.get_content_disposition() or "").lower()
         part = _leaf(node, f"part {counter[0]} ({ctype})")
         if ctype == "message/rfc822":
-            part.data = node.as_bytes() if not node.is_multipart() else part.data
+            part.data = node.as_bytes()
             out.attachments.append(part)
             return
         if resource:

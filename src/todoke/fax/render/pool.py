@@ -4,9 +4,10 @@ Owns ``render_isolated``. Each document is rendered by a fresh child process
 (``python -m todoke.fax.render.child``) in its own session, so a hostile PDF cannot stall or
 crash the queue's process. One child is kept started and warm (its imports done) so a job
 does not wait for Python to start. The child puts itself under an address-space limit
-(RLIMIT_AS) before rendering; a document that runs past the timeout is killed with its whole
-process group (LibreOffice included). A timeout, a crash or running out of memory is a 204000
-with a reason that says which.
+(RLIMIT_AS) and a CPU-time limit (a backstop should this process die) before rendering; a
+document that runs past the timeout is killed with its whole process group (LibreOffice
+and the page-drawing helper included). A timeout, a crash or running out of memory is a
+204000 with a reason that says which.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def shutdown() -> None:
 def render_isolated(raw: bytes, options: RenderOptions, timeout: float = 60.0,
                     memory_mb: int = 1024) -> RenderedDocument:
     """Render ``raw`` in a separate process; raises RenderError (timeouts and crashes too)."""
-    request = pickle.dumps((raw, options, memory_mb), protocol=pickle.HIGHEST_PROTOCOL)
+    request = pickle.dumps((raw, options, memory_mb, timeout), protocol=pickle.HIGHEST_PROTOCOL)
     proc = _take()
     try:
         out, err = proc.communicate(struct.pack("<Q", len(request)) + request, timeout=timeout)
