@@ -9,12 +9,13 @@ prints every mismatch so a regression is visible.
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from todoke.mail.bounce import classify_file
+from todoke.mail.bounce import classify_bytes, classify_file
 from todoke.mail.bounce.table import ERROR_STATUS, REASONS
 
 SHARED = (Path(__file__).resolve().parents[3] / "../shared/bounces").resolve()
@@ -68,3 +69,16 @@ def test_every_sample_is_a_bounce() -> None:
         name for name, n in counts.items() if len(classify_file(SHARED / "train" / name)) < n
     ]
     assert len(short) <= len(counts) * 0.02, f"too few records for: {short}"
+
+
+def test_damaged_samples_never_raise() -> None:
+    """Truncated or byte-garbled bounces give records or nothing, never an exception."""
+    _expected()
+    rng = random.Random(7)
+    for path in sorted((SHARED / "train").glob("*.eml"))[::3]:
+        raw = path.read_bytes()
+        for _ in range(3):
+            cut = raw[: rng.randrange(len(raw) + 1)]
+            noisy = bytes(rng.randrange(256) if rng.random() < 0.02 else c for c in cut)
+            for data in (cut, noisy):
+                assert isinstance(classify_bytes(data), list)

@@ -41,7 +41,7 @@ def header_text(value: str | None) -> str:
             if isinstance(chunk, bytes):
                 try:
                     out.append(chunk.decode(cs or "latin-1", errors="replace"))
-                except LookupError:
+                except (LookupError, UnicodeError, ValueError):
                     out.append(chunk.decode("latin-1"))
             else:
                 out.append(chunk)

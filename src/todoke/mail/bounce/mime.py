@@ -69,7 +69,7 @@ def decode_charset(data: bytes, charset: str) -> str:
     cs = _CHARSET_ALIAS.get(charset.lower(), charset.lower()) if charset else "utf-8"
     try:
         return data.decode(cs, errors="replace")
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError):  # unknown or garbled charset name
         return data.decode("utf-8", errors="replace")
 
 
