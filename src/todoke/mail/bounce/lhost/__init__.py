@@ -29,15 +29,13 @@ class Parser:
 
 REGISTRY: dict[str, Parser] = {}
 
-#: Order in which MTA parsers are tried: specific layouts first, the wide DSN writers last.
+#: Order in which MTA parsers are tried: services with their own layout first, then the
+#: classic MTAs. Bounces of other writers (Courier, Domino, Office 365, Yahoo, ...) are
+#: standard DSNs or plain texts that the generic RFC 3464 and text readers handle.
 ORDER: tuple[str, ...] = (
-    "arfmail", "googlegroups", "amazonses", "amazonworkmail", "receivingses", "sendgrid",
-    "gmail", "yahoo", "aol", "outlook", "exchange2003", "exchange2007", "office365", "domino",
-    "notes", "mailru", "yandex", "gmx", "einsundeins", "zoho", "mcafee", "mxlogic",
-    "messagelabs", "surfcontrol", "activehunter", "imailserver", "mailfoundry", "mfilter",
-    "biglobe", "ezweb", "kddi", "fml", "courier", "messagingserver", "opensmtpd", "dragonfly",
-    "qmail", "exim", "v5sendmail", "sendmail", "postfix", "x1", "x2", "x3", "verizon",
-    "powermta", "amavis",
+    "googlegroups", "amazonses", "gmail", "exchange2007", "exchange2003", "mcafee", "mxlogic",
+    "activehunter", "mailfoundry", "fml", "verizon", "opensmtpd", "dragonfly", "qmail", "exim",
+    "v5sendmail", "sendmail", "postfix",
 )
 
 
