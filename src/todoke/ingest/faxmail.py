@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
+from email.header import decode_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -39,14 +39,37 @@ from todoke.store.models import (
 NO_RECIPIENTS = "*** No recipients found ***"
 
 
-def decode_text(value: str | None) -> str:
-    """A header value with RFC 2047 words decoded; undecodable bytes replaced."""
+RAW_CHARSETS = ("utf-8", "cp932", "euc-jp")
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Bytes of a header word: its declared charset, else raw 8-bit (RFC 6532) guessed."""
+    if charset and charset != "unknown-8bit":
+        try:
+            return data.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    for candidate in RAW_CHARSETS:
+        try:
+            return data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
+def decode_text(value: object) -> str:
+    """A header value with RFC 2047 words and raw 8-bit text decoded."""
     if not value:
         return ""
     try:
-        return str(make_header(decode_header(value))).strip()
-    except (UnicodeError, LookupError, ValueError):
-        return value.strip()
+        words = decode_header(value)  # type: ignore[arg-type]
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return str(value).strip()
+    parts = [w if isinstance(w, str) else _decode_bytes(w, cs) for w, cs in words]
+    if len(words) > 1 or any(cs for _, cs in words):
+        # decode_header drops the space between an encoded word and plain text
+        return "".join(parts).strip()
+    return parts[0].strip() if parts else ""
 
 
 def first_address(value: str | None) -> str:

@@ -12,11 +12,12 @@ import contextlib
 import os
 import socket
 import uuid
+from datetime import datetime
 
 from todoke import log
 from todoke.config import Settings
 from todoke.fax.documents import Documents
-from todoke.fax.transport import FaxRequest, FaxTransport
+from todoke.fax.transport import FaxRequest, FaxResult, FaxTransport
 from todoke.queue import claims, faxjobs
 from todoke.store.db import Store
 from todoke.store.models import FaxJob, utcnow
@@ -85,6 +86,10 @@ class FaxWorker:
         heartbeat = asyncio.create_task(self._heartbeat(job_id, token))
         try:
             result = await self.transport.deliver(request)
+        except Exception as exc:  # the transport broke: an internal error (256), retried
+            log.error("fax.transport_error", exc_info=True, job=job_id, worker=self.name)
+            result = FaxResult(code="256", pages_sent=0, duration_s=0.0,
+                               detail=f"transport error: {exc}")
         finally:
             heartbeat.cancel()
         await asyncio.to_thread(self._record, job_id, token, started, result, document.pages,
@@ -94,11 +99,11 @@ class FaxWorker:
         with self.store.session() as session:
             return faxjobs.load_job(session, job_id)
 
-    def _record(self, job_id: int, token: str, started: object, result: object, pages: int,
-                first_page: int) -> None:
+    def _record(self, job_id: int, token: str, started: datetime, result: FaxResult,
+                pages: int, first_page: int) -> None:
         with self.store.session() as session:
-            faxjobs.record_attempt(session, self.settings, job_id, token, started,  # type: ignore[arg-type]
-                                   result, pages, self.name, first_page)  # type: ignore[arg-type]
+            faxjobs.record_attempt(session, self.settings, job_id, token, started, result,
+                                   pages, self.name, first_page)
 
     def _finish(self, job_id: int, token: str, code: str, detail: str) -> None:
         with self.store.session() as session:
