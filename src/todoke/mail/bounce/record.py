@@ -1,13 +1,13 @@
 """Bounce stage, data types: the raw finding a parser makes and the final record per recipient.
 
 `Finding` is what a format parser (lhost/, rfc3464, arf, autoreply) extracts; `BounceRecord` is
-what the classifier hands out after the reason, status and hardness have been decided. Plain
-slotted classes rather than dataclasses: importing `dataclasses` costs more start-up time than
-the whole classification of a typical bounce.
+what the classifier hands out after the reason, status and hardness have been decided (a
+dataclass). `Finding` is a plain slotted class: parsers create many and fill them gradually.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 _FINDING_FIELDS = (
@@ -47,12 +47,7 @@ class Finding:
         return f"Finding({inner})"
 
 
-_RECORD_FIELDS = (
-    "recipient", "reason", "status", "replycode", "hardbounce", "error_status", "diagnostic",
-    "action", "remote_mta", "lhost", "rhost", "date", "feedback_type", "command", "agent",
-)
-
-
+@dataclass(slots=True)
 class BounceRecord:
     """One failed recipient of a bounce mail, classified.
 
@@ -62,39 +57,22 @@ class BounceRecord:
     date, ARF feedback type, the SMTP command answered, and the parser (agent) that read it.
     """
 
-    __slots__ = _RECORD_FIELDS
-
-    def __init__(self, recipient: str, reason: str, status: str, replycode: str,
-                 hardbounce: bool, error_status: int, diagnostic: str = "", action: str = "",
-                 remote_mta: str = "", lhost: str = "", rhost: str = "", date: str = "",
-                 feedback_type: str = "", command: str = "", agent: str = "") -> None:
-        self.recipient = recipient
-        self.reason = reason
-        self.status = status
-        self.replycode = replycode
-        self.hardbounce = hardbounce
-        self.error_status = error_status
-        self.diagnostic = diagnostic
-        self.action = action
-        self.remote_mta = remote_mta
-        self.lhost = lhost
-        self.rhost = rhost
-        self.date = date
-        self.feedback_type = feedback_type
-        self.command = command
-        self.agent = agent
+    recipient: str
+    reason: str
+    status: str
+    replycode: str
+    hardbounce: bool
+    error_status: int
+    diagnostic: str = ""
+    action: str = ""
+    remote_mta: str = ""
+    lhost: str = ""
+    rhost: str = ""
+    date: str = ""
+    feedback_type: str = ""
+    command: str = ""
+    agent: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields (JSON-ready)."""
-        return {k: getattr(self, k) for k in _RECORD_FIELDS}
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BounceRecord):
-            return NotImplemented
-        return self.to_dict() == other.to_dict()
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in _RECORD_FIELDS)
-        return f"BounceRecord({inner})"
+        return asdict(self)
