@@ -144,3 +144,24 @@ def test_history_is_scoped_to_the_key(database_url, make_gateway):
     metrics = httpx.get(gw.base_url + "/metrics").text
     assert 'todoke_fax_jobs{status="done"} 1.0' in metrics
     assert 'todoke_fax_results_total{code="0"} 1.0' in metrics
+
+
+def test_english_notification_goes_to_reply_to(database_url, make_gateway, smtp_sink):
+    gw = make_gateway(database_url, TODOKE_RELAY=f"127.0.0.1:{smtp_sink.port}")
+    gw.api_key = gw.create_account("acme", SENDER)
+    gw.cli("accounts", "set", "acme", "language=en", "timezone=Europe/London")
+    gw.start()
+    reply = gw.send(SENDER, ["0099999998021@fax.localhost"], subject="Invoice 7 /retries 0",
+                    headers={"Reply-To": "Desk <desk@example.jp>"})
+    assert reply.startswith("250"), reply
+    [job] = gw.wait_jobs_final(1)
+    assert (job["result_code"], job["attempts"]) == ("8021", 1)
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.rcpt_tos == ["desk@example.jp"]
+    message = email.message_from_bytes(mail.content, policy=default)
+    assert message["Subject"] == "Fax transmission failed -> 0099999998021"
+    assert message.get_content_type() == "multipart/alternative"
+    assert "Result: 8021" in _text(mail.content)
+    assert message.get_body(("html",)) is not None
+    assert gw.api("GET", "/openapi.json").json()["paths"]["/v1/fax/jobs/{job_id}/resend"]
+    assert httpx.get(gw.base_url + "/docs").status_code == 200
