@@ -209,3 +209,15 @@ def test_lhost_order_names_every_module() -> None:
     modules = {p.stem for p in (Path(__file__).resolve().parents[3] / "src/todoke/mail/bounce/"
                                 "lhost").glob("*.py") if not p.stem.startswith("_")}
     assert modules <= set(ORDER), modules - set(ORDER)
+
+
+def test_smtp_reply_context() -> None:
+    text = "5.0.0 <x@example.org>: user unknown"
+    assert classify_smtp_reply(550, text, command="RCPT")[0] == "userunknown"
+    assert classify_smtp_reply(550, text, command="DATA")[0] == "filtered"
+    assert classify_smtp_reply(554, "5.7.1 Service unavailable", command="EHLO")[0] == "blocked"
+    reply = "5.7.510 Access denied, example.org does not accept email over IPv6"
+    assert classify_smtp_reply(550, reply, host="mx.protection.outlook.com")[0] == "rejected"
+    assert classify_smtp_reply(550, "5.4.1 Recipient address rejected: Access denied. "
+                               "AS(201806281)", host="example-com.mail.protection.outlook.com"
+                               )[0] == "userunknown"

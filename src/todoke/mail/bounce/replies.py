@@ -12,9 +12,14 @@ from .smtp import find_status
 
 
 def classify_smtp_reply(
-    code: int, text: str, enhanced: str | None = None
+    code: int, text: str, enhanced: str | None = None, *, host: str = "", command: str = ""
 ) -> tuple[str, str, bool, int]:
-    """Reason, enhanced status, hard bounce flag and error status of one SMTP reply."""
+    """Reason, enhanced status, hard bounce flag and error status of one SMTP reply.
+
+    Optional: `host`, the remote MX that answered (its provider's rules then apply), and
+    `command`, the SMTP command answered (RCPT, DATA, MAIL, EHLO; CONN for the greeting) -
+    a "user unknown" answered to DATA is a filter, a refusal at MAIL FROM concerns the sender.
+    """
     reply = str(code) if 200 <= code <= 599 else ""
     status = enhanced or find_status(text)
     if reply and status and status[0] != reply[0]:
@@ -27,6 +32,8 @@ def classify_smtp_reply(
         replycode=reply,
         diagnostic=f"{reply} {status} {text}".strip() if reply else text,
         diagnostic_type="SMTP",
+        rhost=host,
+        command=command.upper().split()[0] if command.strip() else "",
     )
     rec = finish(f)
     st = rec.status
