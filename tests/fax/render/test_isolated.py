@@ -29,6 +29,9 @@ def test_isolated_timeout_is_204000() -> None:
         render_isolated(text_mail(lines), RenderOptions(), timeout=0.05)
     assert err.value.code == "204000"
     assert "longer than" in err.value.reason
+    # the killed child is not reused: the next job renders normally
+    doc = render_isolated(text_mail("次のジョブ"), RenderOptions())
+    assert doc.pages == 1
 
 
 def test_isolated_memory_limit_is_204000() -> None:
