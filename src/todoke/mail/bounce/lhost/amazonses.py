@@ -4,22 +4,38 @@ SES reports bounces, complaints and deliveries as JSON (docs.aws.amazon.com/ses,
 notification contents"): `notificationType` (or `eventType`) Bounce / Complaint / Delivery;
 `bounce.bouncedRecipients[]` with emailAddress, action, status, diagnosticCode;
 `complaint.complainedRecipients[]` with `complaintFeedbackType`. Via SNS the JSON is the
-string value of "Message". SES's classic e-mail DSNs are left to the RFC 3464 reader.
+string value of "Message". SES's e-mail DSNs are read as RFC 3464, minus SES's own label.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from .. import rfc3464
 from ..mailview import MailView
 from ..record import Finding
 from . import parser
 
 
 def match(mail: MailView) -> bool:
+    if mail.dsn_texts:
+        return "amazonses.com" in mail.sender.lower() or bool(mail.msg.get("X-SES-Outgoing"))
     t = mail.text_all
     return ("notificationType" in t or "eventType" in t) and "{" in t
+
+
+#: SES puts its own classification before the remote reply: "5.1.0 - Unknown address error
+#: 550-'5.7.1 <...>... Access denied'". The label is SES's guess; the reply is the evidence.
+_SES_LABEL = re.compile(r"^[45]\.\d{1,3}\.\d{1,3} - [^0-9'\"]+(?=\d{3}[ -])")
+
+
+def _parse_dsn(mail: MailView) -> list[Finding] | None:
+    found = rfc3464.parse(mail)
+    for f in found:
+        f.diagnostic = _SES_LABEL.sub("", f.diagnostic).strip()
+    return found or None
 
 
 def _load(text: str) -> dict[str, Any] | None:
@@ -44,6 +60,8 @@ def _load(text: str) -> dict[str, Any] | None:
 
 @parser("amazonses", match)
 def parse(mail: MailView) -> list[Finding] | None:
+    if mail.dsn_texts:
+        return _parse_dsn(mail)
     data = _load(mail.text_all)
     if not data:
         return None
