@@ -34,8 +34,8 @@ REGISTRY: dict[str, Parser] = {}
 #: standard DSNs or plain texts that the generic RFC 3464 and text readers handle.
 ORDER: tuple[str, ...] = (
     "googlegroups", "amazonses", "gmail", "exchange2007", "exchange2003", "mcafee", "mxlogic",
-    "activehunter", "mailfoundry", "fml", "verizon", "ezweb", "opensmtpd", "dragonfly", "qmail", "exim",
-    "v5sendmail", "sendmail", "postfix",
+    "activehunter", "mailfoundry", "fml", "verizon", "ezweb", "opensmtpd", "dragonfly", "qmail",
+    "exim", "v5sendmail", "sendmail", "postfix",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: tuple[str, ...] = ("franceptt", "kddi", "microsoft", "nttdocomo")
+MODULES: tuple[str, ...] = ("franceptt", "kddi", "microsoft", "mimecast", "nttdocomo")
 
 for _m in MODULES:
     importlib.import_module(f"{__package__}.{_m}")
