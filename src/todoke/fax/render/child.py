@@ -2,8 +2,9 @@
 
 Owns the child's side: import the renderer and load the fonts before any job arrives (so a
 spare is warm), then serve jobs one at a time from stdin to stdout (length-prefixed pickles
-from the parent that started it), each under its own address-space limit and CPU-time
-backstop, until stdin closes. Never used in-process.
+from the parent that started it), each under its own address-space limit (memory_mb on top
+of what the warm process already maps) and CPU-time backstop, until stdin closes. Never used
+in-process.
 """
 
 from __future__ import annotations
@@ -26,8 +27,18 @@ def _read_exact(stream: Any, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _mapped_bytes() -> int:
+    """Address space this process maps now (libraries, fonts, Python), from /proc."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _limit(memory_mb: int, timeout: float) -> None:
-    limit = int(memory_mb) * 1024 * 1024
+    # The budget is for the document: on top of what the warm process already maps.
+    limit = _mapped_bytes() + int(memory_mb) * 1024 * 1024
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)

@@ -5,7 +5,8 @@ todoke.fax.render.child``, each in its own session), so a hostile document canno
 crash the queue's process. A child serves one job at a time, up to ``JOBS_PER_CHILD`` jobs,
 and is thrown away after a timeout, a crash or running out of memory; one spare is kept
 started and warm (imports and fonts loaded) so a job does not wait for Python to start.
-Before each job the child sets its address-space limit (RLIMIT_AS) and a CPU-time backstop;
+Before each job the child sets its address-space limit (RLIMIT_AS: ``memory_mb`` for the
+document on top of what the warm process already maps) and a CPU-time backstop;
 a job that runs past the timeout is killed with the child's whole process group (LibreOffice
 and the page-drawing helper included). A timeout, a crash or running out of memory is a
 204000 with a reason that says which.
