@@ -32,12 +32,12 @@ logging.getLogger("weasyprint").setLevel(logging.ERROR)
 logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
-def _weasyprint() -> Any:
+def _weasyprint(part: str = "html") -> Any:
     try:
         import weasyprint
     except (ImportError, OSError) as exc:
         raise cannot_convert(
-            "html",
+            part,
             f"HTML cannot be rendered on this server: WeasyPrint or Pango is missing ({exc})",
             "このサーバーには HTML の変換機能 (WeasyPrint / Pango) がありません",
         ) from None
@@ -75,7 +75,7 @@ def _fetcher_class(weasyprint: Any, mail: ParsedMail) -> Any:
 def html_to_pdf(data: bytes, charset: str | None, name: str, geometry_size: str,
                 mail: ParsedMail) -> bytes:
     """A PDF of the HTML laid out on the fax's paper size."""
-    weasyprint = _weasyprint()
+    weasyprint = _weasyprint(name)
     if charset:
         markup: str | None = decode_text(data, charset, name)
         file_obj = None

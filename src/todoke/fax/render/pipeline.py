@@ -136,11 +136,11 @@ def render_mail(raw: bytes, options: RenderOptions) -> RenderedDocument:
     sources = _open_sources(mail, options, geometry)
     text = options.header_text if options.header_text is not None else options.sender
     total = sum(source.count for source in sources)
-    header = (
-        HeaderLine(geometry, text, total, local_now(options.timezone)) if options.header
-        else None
-    )
     try:
+        header = (
+            HeaderLine(geometry, text, total, local_now(options.timezone)) if options.header
+            else None
+        )
         encoded = draw_and_encode(sources, geometry, header)
     finally:
         for source in sources:
