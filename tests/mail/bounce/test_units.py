@@ -221,3 +221,15 @@ def test_smtp_reply_context() -> None:
     assert classify_smtp_reply(550, "5.4.1 Recipient address rejected: Access denied. "
                                "AS(201806281)", host="example-com.mail.protection.outlook.com"
                                )[0] == "userunknown"
+
+
+def test_rhost_modules_listed_and_applied() -> None:
+    from todoke.mail.bounce.rhost.providers import MODULES
+
+    folder = Path(__file__).resolve().parents[3] / "src/todoke/mail/bounce/rhost"
+    files = {p.stem for p in folder.glob("*.py") if p.stem not in ("__init__", "providers")}
+    assert files == set(MODULES)
+    godaddy = "Connection refused. This IP is listed on the Spamhaus Block List (SBL). IB104"
+    assert classify_smtp_reply(554, godaddy, host="smtp.secureserver.net")[0] == "blocked"
+    orange = "550 5.5.0 Le compte du destinataire est bloque. LPN007_426"
+    assert classify_smtp_reply(550, orange, host="smtpz4.laposte.net")[0] == "suspend"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: tuple[str, ...] = ("franceptt", "kddi", "microsoft", "mimecast", "nttdocomo")
+MODULES: tuple[str, ...] = (
+    "cox", "franceptt", "godaddy", "kddi", "microsoft", "mimecast", "nttdocomo",
+)
 
 for _m in MODULES:
     importlib.import_module(f"{__package__}.{_m}")
