@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 MODULES: tuple[str, ...] = (
-    "cox", "franceptt", "godaddy", "kddi", "microsoft", "mimecast", "nttdocomo",
+    "cox", "franceptt", "godaddy", "kddi", "microsoft", "mimecast", "nttdocomo", "tencent",
 )
 
 for _m in MODULES:
