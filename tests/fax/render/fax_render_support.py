@@ -222,3 +222,30 @@ def minimal_docx(text: str) -> bytes:
         for name, content in files.items():
             z.writestr(name, content)
     return out.getvalue()
+
+
+def form_pdf(value: str) -> bytes:
+    """A one-page PDF whose only content is a filled-in AcroForm text field (no appearance
+    stream: a viewer must draw the value itself)."""
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /NeedAppearances true "
+        "/DA (/Helv 24 Tf 0 g) /DR << /Font << /Helv 5 0 R >> >> >> >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] "
+        "/Resources << >> >>",
+        f"<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /V ({value}) /Rect [72 700 500 760]"
+        " /DA (/Helv 24 Tf 0 g) /F 4 /P 3 0 R >>",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+            .encode())
+    return bytes(out)

@@ -104,3 +104,14 @@ def test_size_limits_20_and_10_mb() -> None:
         render_mail(big, RenderOptions(body="only"))
     assert (err.value.code, err.value.part) == ("204001", "mail")
     assert "20 MB" in err.value.reason
+
+
+def test_filled_form_fields_are_drawn() -> None:
+    from fax_render_support import form_pdf
+
+    doc = render_mail(pdf_mail(form_pdf("YAMADA TARO 0344772288"), "form.pdf"),
+                      RenderOptions(header=False))
+    page = check_fax(doc.tiff, 1, 196, FINE_A4)[0]
+    # the field's rectangle: 72-500 pt across, 82-142 pt from the top
+    assert ink(page, (200, 220, 1400, 400)) > 0.02
+    assert ink(page, (0, 600, 1728, FINE_A4)) == 0.0

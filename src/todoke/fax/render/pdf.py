@@ -10,6 +10,8 @@ Encrypted (password-protected) and corrupt PDFs are 204000.
 
 from __future__ import annotations
 
+import contextlib
+
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
@@ -32,7 +34,7 @@ _RENDER_FLAGS = (
 def open_pdf(data: bytes, name: str) -> pdfium.PdfDocument:
     """The PDF document; 204000 when it is encrypted with a password or does not parse."""
     try:
-        return pdfium.PdfDocument(data)
+        doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             raise cannot_convert(
@@ -49,6 +51,9 @@ def open_pdf(data: bytes, name: str) -> pdfium.PdfDocument:
             name, f"the PDF is damaged and cannot be read ({exc})",
             "PDF が破損しているため読み取れません",
         ) from None
+    with contextlib.suppress(pdfium.PdfiumError):
+        doc.init_forms()  # filled-in form fields are drawn too (FPDF_FFLDraw below)
+    return doc
 
 
 def _has_images(page: pdfium.PdfPage) -> bool:
@@ -81,6 +86,9 @@ def render_page(page: pdfium.PdfPage, geometry: Geometry) -> Image.Image:
     left = (geometry.width - px_w) // 2
     pdfium_c.FPDF_RenderPageBitmap(bitmap, page, left, geometry.header_lines, px_w, px_h,
                                    rotate, _RENDER_FLAGS)
+    if page.formenv:
+        pdfium_c.FPDF_FFLDraw(page.formenv, bitmap, page, left, geometry.header_lines, px_w,
+                              px_h, rotate, _RENDER_FLAGS)
     grey = bitmap.to_pil()
     out = dither(grey) if _has_images(page) else binarize(grey)
     del grey
