@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 #: Below this many files a pool costs more than it saves.
-POOL_THRESHOLD = 64
+POOL_THRESHOLD = 500
 CHUNK = 32
 
 

@@ -9,7 +9,6 @@ string value of "Message". SES's e-mail DSNs are read as RFC 3464, minus SES's o
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -39,6 +38,8 @@ def _parse_dsn(mail: MailView) -> list[Finding] | None:
 
 
 def _load(text: str) -> dict[str, Any] | None:
+    import json  # only SES notifications need it: keeps start-up short
+
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
         return None
