@@ -30,6 +30,7 @@ from typing import IO, Any
 from .model import RenderedDocument, RenderError, RenderOptions, cannot_convert
 
 JOBS_PER_CHILD = 25
+MAX_IDLE = max(2, os.cpu_count() or 1)  # warm children kept between jobs
 
 _lock = threading.Lock()
 _idle: list[_Child] = []
@@ -95,7 +96,10 @@ def _give_back(child: _Child) -> None:
         child.kill()
         return
     with _lock:
-        _idle.append(child)
+        if len(_idle) < MAX_IDLE:
+            _idle.append(child)
+            return
+    child.kill()
 
 
 def shutdown() -> None:
