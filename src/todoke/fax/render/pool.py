@@ -114,12 +114,11 @@ def shutdown() -> None:
 def _read_exact(fd: int, size: int, deadline: float) -> bytes | None:
     """``size`` bytes from ``fd``; None on EOF; TimeoutError past the deadline."""
     chunks: list[bytes] = []
+    poller = select.poll()  # not select(): a busy server's descriptors pass FD_SETSIZE
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     while size > 0:
         left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
+        if left <= 0 or not poller.poll(max(1, int(left * 1000))):
             raise TimeoutError
         chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
