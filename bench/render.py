@@ -2,14 +2,15 @@
 
 Makes a 20-page text PDF (A4, 50 lines a page), then turns it into CCITT G4 fax pages at
 204 × 196 dpi with
-  * todoke: the PDF as a mail attachment through ``render_mail`` and ``render_isolated``
-    (what the worker calls: the same in the warm child process) — the whole job path: MIME,
-    PDFium rasterising at fax geometry, header line, G4 encoding, TIFF-F file; pages split
-    between this process and one forked helper, as in the isolated renderer), and the bare
-    PDF → G4 core without mail parsing or header line;
+  * todoke ``render_mail``: the PDF as a mail attachment, the whole job path (MIME, PDFium
+    drawing at fax geometry, header line, G4 encoding, TIFF-F file), pages split between
+    the process and one forked helper;
+  * todoke ``render_isolated``: the same in the warm render child, what the worker calls;
+  * todoke core: PDF → G4 pages without mail parsing or header line;
   * Ghostscript: ``gs -sDEVICE=tiffg4 -r204x196`` (one process per run, as a gateway would
     call it).
-Prints pages per second (best of N runs) for each and the ratio todoke / Ghostscript.
+The runs are interleaved so that load from others on a shared machine hits every
+contender alike. Prints pages per second (best and median) and the ratio to Ghostscript.
 
     .venv/bin/python bench/render.py [--runs 9] [--pages 20]
 """
