@@ -233,3 +233,11 @@ def test_rhost_modules_listed_and_applied() -> None:
     assert classify_smtp_reply(554, godaddy, host="smtp.secureserver.net")[0] == "blocked"
     orange = "550 5.5.0 Le compte du destinataire est bloque. LPN007_426"
     assert classify_smtp_reply(550, orange, host="smtpz4.laposte.net")[0] == "suspend"
+
+
+def test_success_notice_is_no_bounce() -> None:
+    raw = _dsn([("ok@example.org", "2.0.0", "250 2.0.0 OK queued", "mx.example.org")],
+               action="delivered")
+    assert classify_bytes(raw) == []
+    (rec,) = classify_bytes(raw, delivered=True)
+    assert (rec.reason, rec.status, rec.hardbounce) == ("delivered", "2.0.0", False)

@@ -156,7 +156,11 @@ def finish(f: Finding) -> BounceRecord:
     )
 
 
-def classify_bytes(raw: bytes) -> list[BounceRecord]:
-    """One record per failed recipient of a bounce mail; [] when the mail is no bounce."""
+def classify_bytes(raw: bytes, *, delivered: bool = False) -> list[BounceRecord]:
+    """One record per failed recipient of a bounce mail; [] when the mail is no bounce.
+
+    Success notices (DSN "Action: delivered", status 2.x.x) are no failures and are left out
+    unless `delivered` is true."""
     mail = MailView(raw)
-    return [finish(f) for f in findings(mail) if f.recipient]
+    out = [finish(f) for f in findings(mail) if f.recipient]
+    return out if delivered else [r for r in out if r.reason != "delivered"]
