@@ -17,7 +17,8 @@ _RCPT_LINES = (
     re.compile(rf"^\s*<({ADDR})>\.?:?\s*(.*)$"),                 # <a@b>: text   (qmail)
     re.compile(rf"^\s*\"?({ADDR})\"?\.?:?\s*$"),                  # a@b alone     (exim, gmail)
     re.compile(rf"^\s*({ADDR}):\s+(.*)$"),                        # a@b: text
-    re.compile(rf"^\s*(?:to|recipient|rcpt to|failed recipient|address|original-recipient)"
+    re.compile(rf"^\s*(?:to|recipients?(?:\(s\))?|rcpt to|failed recipients?(?:\(s\))?|address|"
+               rf"original-recipient|recipient address)"
                rf"\s*:?\s*<?(?:rfc822;\s*)?({ADDR})>?\s*(.*)$", re.I),
     re.compile(rf"^\s*({ADDR})\s+\((.*)\)\s*$"),                  # a@b (reason)
     re.compile(rf"^\s*<?({ADDR})>?\s+(?:on|at)\s+\d.*$"),
