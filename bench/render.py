@@ -6,7 +6,8 @@ Makes a 20-page text PDF (A4, 50 lines a page), then turns it into CCITT G4 fax 
     drawing at fax geometry, header line, G4 encoding, TIFF-F file), pages split between
     the process and one forked helper;
   * todoke ``render_isolated``: the same in the warm render child, what the worker calls;
-  * todoke core: PDF → G4 pages without mail parsing or header line;
+  * todoke core: PDF → G4 pages without mail parsing or header line, on both cores and on
+    one (serial: what each core costs per page);
   * Ghostscript: ``gs -sDEVICE=tiffg4 -r204x196`` (one process per run, as a gateway would
     call it).
 The runs are interleaved so that load from others on a shared machine hits every
@@ -38,7 +39,7 @@ import pypdfium2.raw as pdfium_c
 from todoke.fax.render import RenderOptions, render_isolated, render_mail
 from todoke.fax.render.model import geometry_for
 from todoke.fax.render.pdf import open_pdf_source
-from todoke.fax.render.schedule import draw_and_encode
+from todoke.fax.render.schedule import draw_and_encode, finish_page
 from todoke.fax.render.tiff import write_tiff
 
 LOREM = (
@@ -121,6 +122,15 @@ def main() -> int:
         write_tiff(encoded, 196)
         return len(encoded)
 
+    def ours_one_core() -> int:
+        source = open_pdf_source(pdf, "bench.pdf", core_geometry, 100)
+        try:
+            encoded = [finish_page(page, None, core_geometry) for page in source.pages()]
+        finally:
+            source.close()
+        write_tiff(encoded, 196)
+        return len(encoded)
+
     gs = shutil.which("gs")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "bench.pdf"
@@ -139,6 +149,7 @@ def main() -> int:
             ("todoke render_mail (mail → TIFF-F, header)", ours_mail),
             ("todoke render_isolated (same, in the child)", ours_isolated),
             ("todoke core (PDF → G4, no header)", ours_core),
+            ("todoke core on one core (no helper, no threads)", ours_one_core),
         ]
         if gs:
             contenders.append(("ghostscript gs -sDEVICE=tiffg4 -r204x196", ghostscript))
@@ -148,7 +159,7 @@ def main() -> int:
     print(f"{args.pages}-page text PDF → CCITT G4 at 204x196, best / median of {args.runs} "
           f"interleaved runs; {os.cpu_count()} cores, load average {load:.2f}")
     for label, b, m, n in rows:
-        print(f"  {label:45s} {n / b:7.1f} pages/s (median {n / m:6.1f})  [{n} pages]")
+        print(f"  {label:48s} {n / b:7.1f} pages/s (median {n / m:6.1f})  [{n} pages]")
     if not gs:
         print("  ghostscript not installed: no comparison (apt-get install ghostscript)")
         return 0
