@@ -46,7 +46,8 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "securityerror": 4,
     "spamdetected": 4,
     "virusdetected": 4,
-    "feedback": 4,         # the recipient complained (ARF): treat as a refusal
+    "feedback": 4,         # the recipient complained (ARF): treat as a refusal; an
+                           # unsubscribe request (List-Unsubscribe mailto:) gets 11 instead
     "mailboxfull": 5,
     "systemfull": 5,
     "exceedlimit": 8,      # a per-user size or quota limit on the message
