@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from todoke.mail.bounce import classify_bytes, classify_file
-from todoke.mail.bounce.table import ERROR_STATUS, REASONS
+from todoke.mail.bounce.table import REASONS, error_status
 
 SHARED = (Path(__file__).resolve().parents[3] / "../shared/bounces").resolve()
 THRESHOLD = 0.95
@@ -45,7 +45,7 @@ def test_sample_accuracy() -> None:
                 g = got[idx]
                 have: object = (g.reason, g.status, g.replycode, g.hardbounce)
                 assert g.reason in REASONS
-                assert g.error_status == ERROR_STATUS[g.reason]
+                assert g.error_status == error_status(g.reason, g.feedback_type)
             else:
                 have = f"no record ({len(got)} found)"
             if have == want:

@@ -143,7 +143,7 @@ def finish(f: Finding) -> BounceRecord:
         status=status,
         replycode=reply,
         hardbounce=hard,
-        error_status=11 if f.feedback_type == "unsubscribe" else error_status(reason),
+        error_status=error_status(reason, f.feedback_type),
         diagnostic=diag,
         action=f.action or ("delayed" if reason == "expired" else "failed"),
         remote_mta=f.remote_mta,

@@ -126,8 +126,10 @@ def status_reason(status: str) -> str:
     return STATUS_REASON.get(status[2:], "")
 
 
-def error_status(reason: str) -> int:
-    """todoke's error status number (1-11, 99) of a reason."""
+def error_status(reason: str, feedback_type: str = "") -> int:
+    """todoke's error status number (1-11, 99) of a reason (11 for unsubscribe requests)."""
+    if reason == "feedback" and feedback_type == "unsubscribe":
+        return 11
     return ERROR_STATUS.get(reason, 99)
 
 
