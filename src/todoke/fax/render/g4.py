@@ -1,11 +1,10 @@
 """Renderer stage, G4 coding: CCITT T.6 encoding of one bilevel page through libtiff.
 
-Owns the fast path of the output stage. libtiff is called through ctypes (the copy bundled
-with Pillow's wheel, else the system's libtiff.so.6), which releases the GIL for the whole
-page, so pages are encoded on both cores while the next one is drawn. libtiff writes a
-one-page file into a temporary directory (RAM-backed /dev/shm when there is one) and the
-strip is taken out of it. When no libtiff can be loaded, ``encode_strip`` returns None and
-the caller falls back to Pillow's encoder.
+Owns the fast path of the output stage, and the anonymous scratch files the stage uses.
+libtiff is called through ctypes (the copy bundled with Pillow's wheel, else the system's
+libtiff.so.6), which releases the GIL for the whole page. libtiff writes a one-page file into
+an anonymous in-memory file (memfd) and the strip is taken out of it. When no libtiff can be
+loaded, ``encode_strip`` returns None and the caller falls back to Pillow's encoder.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import os
 import struct
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import PIL
@@ -37,8 +37,6 @@ _PHOTOMETRIC_MINISWHITE = 0
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _loaded = False
-_tmpdir: str | None = None
-_counter = 0
 
 
 def _candidates() -> list[str]:
@@ -49,7 +47,7 @@ def _candidates() -> list[str]:
 
 
 def _load() -> ctypes.CDLL | None:
-    global _lib, _loaded, _tmpdir
+    global _lib, _loaded
     with _lock:
         if _loaded:
             return _lib
@@ -74,9 +72,6 @@ def _load() -> ctypes.CDLL | None:
             lib.TIFFSetWarningHandler.argtypes = [ctypes.c_void_p]
             _lib = lib
             break
-        if _lib is not None:
-            base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-            _tmpdir = tempfile.mkdtemp(prefix="todoke-g4-", dir=base)
         return _lib
 
 
@@ -88,12 +83,49 @@ def available() -> bool:
 def encode_strip(packed: bytes, width: int, height: int) -> bytes | None:
     """G4 data of a page given as packed rows (1 = black, MSB first); None without libtiff."""
     lib = _load()
-    if lib is None or _tmpdir is None:
+    if lib is None:
         return None
-    global _counter
-    with _lock:
-        _counter += 1
-        path = os.path.join(_tmpdir, f"{os.getpid()}-{_counter}.tif")
+    with scratch_file() as (fd, path):
+        return _encode(lib, fd, path, packed, width, height)
+
+
+@contextlib.contextmanager
+def scratch_file() -> Iterator[tuple[int, str]]:
+    """(descriptor, path) of an anonymous in-memory file (memfd; a temporary file where
+    there is none), gone when closed, even if the process is killed."""
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        fd = os.memfd_create("todoke-fax", os.MFD_CLOEXEC)
+        try:
+            yield fd, f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    fd, path = tempfile.mkstemp(prefix="todoke-fax-", dir=base)
+    try:
+        yield fd, path
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def read_all(fd: int) -> bytes:
+    """The whole content of a scratch file."""
+    size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _encode(lib: ctypes.CDLL, fd: int, path: str, packed: bytes, width: int,
+            height: int) -> bytes | None:
     tif = lib.TIFFOpen(path.encode(), b"w")
     if not tif:
         return None
@@ -116,14 +148,9 @@ def encode_strip(packed: bytes, width: int, height: int) -> bytes | None:
         ok = written >= 0
     finally:
         lib.TIFFClose(tif)
-    try:
-        data = Path(path).read_bytes() if ok else b""
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
     if not ok:
         return None
-    return _strip_of(data)
+    return _strip_of(read_all(fd))
 
 
 def _strip_of(data: bytes) -> bytes:

@@ -14,12 +14,12 @@ import os
 import pickle
 import queue
 import signal
-import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from PIL import Image
 
+from .g4 import read_all, scratch_file
 from .header import HeaderLine
 from .model import Geometry, RenderError, cannot_convert
 from .source import Source
@@ -90,10 +90,14 @@ def draw_and_encode(sources: list[Source], geometry: Geometry,
 
 def _forked(plan: list[tuple[Source, int]], geometry: Geometry,
             header: HeaderLine | None) -> list[EncodedPage]:
-    """Odd pages in a forked helper, even pages here; the helper's come back in a file."""
-    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    fd, path = tempfile.mkstemp(prefix="todoke-pages-", dir=base)
-    os.close(fd)
+    """Odd pages in a forked helper, even pages here; the helper's come back in an
+    in-memory file both processes hold open."""
+    with scratch_file() as (fd, _path):
+        return _forked_into(fd, plan, geometry, header)
+
+
+def _forked_into(fd: int, plan: list[tuple[Source, int]], geometry: Geometry,
+                 header: HeaderLine | None) -> list[EncodedPage]:
     pid = os.fork()
     if pid == 0:  # helper: no return from here
         code = 0
@@ -107,8 +111,10 @@ def _forked(plan: list[tuple[Source, int]], geometry: Geometry,
         except BaseException as exc:
             result = ("error", as_render_error("mail", "document", exc))
         try:
-            with open(path, "wb") as f:
-                pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
         except BaseException:
             code = 1
         os._exit(code)
@@ -118,14 +124,13 @@ def _forked(plan: list[tuple[Source, int]], geometry: Geometry,
             pages[n] = _one(plan, n, header, geometry)
         os.waitpid(pid, 0)
         pid = 0
-        with open(path, "rb") as f:
-            kind, value = pickle.load(f)
+        kind, value = pickle.loads(read_all(fd))
         if kind != "ok":
             assert isinstance(value, RenderError)
             raise value
         assert isinstance(value, list)
         pages.update(value)
-    except (EOFError, pickle.UnpicklingError, OSError) as exc:
+    except (EOFError, pickle.UnpicklingError, OSError, ValueError) as exc:
         raise cannot_convert(
             "mail", f"the page-drawing helper process failed ({type(exc).__name__})",
             "ページ描画の補助プロセスが異常終了しました",
@@ -136,8 +141,6 @@ def _forked(plan: list[tuple[Source, int]], geometry: Geometry,
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
     return [pages[n] for n in range(len(plan))]
 
 
