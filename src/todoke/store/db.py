@@ -45,7 +45,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            readonly = conn.get_execution_options().get("todoke_readonly")
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -59,6 +60,9 @@ class Store:
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(todoke_readonly=True), expire_on_commit=False
+        )
 
     @property
     def is_postgres(self) -> bool:
@@ -68,6 +72,12 @@ class Store:
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error."""
         with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: on SQLite it does not take the write lock."""
+        with self._readers.begin() as session:
             yield session
 
     def migrate(self) -> None:

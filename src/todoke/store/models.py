@@ -61,7 +61,9 @@ class Organisation(Base):
     fax_require_smime: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(5), default="ja")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
+    fax_smime_certs: Mapped[str] = mapped_column(Text, default="")  # PEM bundle
     credit_limit: Mapped[float | None] = mapped_column(Numeric(14, 2))
+    page_price: Mapped[float] = mapped_column(Numeric(10, 2), default=10)
     download_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
@@ -190,6 +192,7 @@ class FaxJob(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     inbound_mail_id: Mapped[int] = mapped_column(ForeignKey("inbound_mails.id"), index=True)
     resend_of: Mapped[int | None] = mapped_column(ForeignKey("fax_jobs.id"))
+    list_send_id: Mapped[int | None] = mapped_column(ForeignKey("list_sends.id"), index=True)
     number: Mapped[str] = mapped_column(String(40))
     e164: Mapped[str] = mapped_column(String(40), default="")
     status: Mapped[str] = mapped_column(String(12), default="queued")
@@ -205,6 +208,7 @@ class FaxJob(Base):
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     completed: Mapped[datetime | None] = mapped_column(DateTime)
+    held_since: Mapped[datetime | None] = mapped_column(DateTime)  # waiting for credit (-22)
     claim_token: Mapped[str | None] = mapped_column(String(40))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -217,6 +221,44 @@ class FaxJob(Base):
         Index("ix_fax_jobs_due", "status", "next_attempt_at"),
         Index("ix_fax_jobs_history", "organisation_id", "id"),
     )
+
+
+class FaxList(Base):
+    """A named list of fax numbers of an account; mail to list-<name>@<fax domain> uses it."""
+
+    __tablename__ = "fax_lists"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    numbers: Mapped[list[FaxListNumber]] = relationship(
+        back_populates="fax_list", cascade="all, delete-orphan", order_by="FaxListNumber.id"
+    )
+
+    __table_args__ = (Index("ux_fax_lists_name", "organisation_id", "name", unique=True),)
+
+
+class FaxListNumber(Base):
+    __tablename__ = "fax_list_numbers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("fax_lists.id", ondelete="CASCADE"),
+                                         index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    e164: Mapped[str] = mapped_column(String(40))
+
+    fax_list: Mapped[FaxList] = relationship(back_populates="numbers")
+
+
+class ListSend(Base):
+    """One mail to a list: one history row over the jobs it made."""
+
+    __tablename__ = "list_sends"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    inbound_mail_id: Mapped[int] = mapped_column(ForeignKey("inbound_mails.id"))
+    list_name: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class FaxAttempt(Base):
