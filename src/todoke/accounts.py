@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +24,8 @@ from todoke.store.models import (
     ApiUser,
     AuthorizedSender,
     ConsoleUser,
+    FaxList,
+    FaxListNumber,
     Organisation,
     ServerConfig,
 )
@@ -183,6 +187,26 @@ def _credit(value: str) -> float | None:
     return number
 
 
+def _pem(value: str) -> str:
+    """PEM certificates, given as text or as @path to a file."""
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read {value[1:]}: {exc}") from exc
+    if text.strip() and "-----BEGIN CERTIFICATE-----" not in text:
+        raise ValueError("expected PEM certificates (-----BEGIN CERTIFICATE-----)")
+    return text
+
+
+def _price(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("expected an amount of 0 or more")
+    return number
+
+
 # property name → (attribute, parser); `accounts set NAME key=value`
 PROPERTIES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "fax.retries": ("fax_retries", _int_range(0, 5)),
@@ -200,6 +224,8 @@ PROPERTIES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "fax.language": ("language", _one_of("ja", "en")),
     "timezone": ("timezone", _timezone),
     "credit_limit": ("credit_limit", _credit),
+    "page_price": ("page_price", _price),
+    "fax.smime_certs": ("fax_smime_certs", _pem),
     "download": ("download_allowed", _bool),
 }
 
@@ -215,9 +241,16 @@ def set_property(session: Session, org: Organisation, key: str, value: str) -> N
     if key in {"fax.sender+", "sender+"}:
         add_sender(session, org, value)
         return
+    if key == "locked":
+        if _bool(value):
+            raise AccountError("locked=true is not settable; accounts lock themselves")
+        org.failed_logins = 0
+        org.locked_until = None
+        return
     if key not in PROPERTIES:
         raise AccountError(
-            f"unknown property {key!r}; known: {', '.join(sorted(PROPERTIES))}, fax.senders"
+            f"unknown property {key!r}; known: {', '.join(sorted(PROPERTIES))}, "
+            "fax.senders, locked=false"
         )
     attribute, parse = PROPERTIES[key]
     try:
@@ -244,6 +277,8 @@ def describe(org: Organisation) -> dict[str, Any]:
         "language": org.language,
         "timezone": org.timezone,
         "credit_limit": None if org.credit_limit is None else float(org.credit_limit),
+        "page_price": float(org.page_price),
+        "fax.smime_certs": (org.fax_smime_certs or "").count("BEGIN CERTIFICATE"),
         "download": org.download_allowed,
         "locked_until": org.locked_until.isoformat() if org.locked_until else None,
     }
@@ -261,3 +296,46 @@ def ensure_first_admin(session: Session) -> str | None:
         )
     )
     return password
+
+
+LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_LIST = 20_000
+
+
+def set_list(session: Session, org: Organisation, name: str, numbers: list[str]) -> FaxList:
+    """Create or replace a named list of fax numbers (refuses it whole if any is invalid)."""
+    from todoke.ingest.numbers import parse_fax_number
+
+    name = name.strip().lower()
+    if not LIST_NAME.match(name):
+        raise AccountError(f"list name {name!r}: use a–z, 0–9, '.', '_' or '-', at most 64 "
+                           "/ リスト名は英小文字・数字・. _ - で64文字まで")
+    if len(numbers) > MAX_LIST:
+        raise AccountError(f"a list holds at most {MAX_LIST} numbers / 最大{MAX_LIST}件です")
+    parsed = [(text, parse_fax_number(text)) for text in numbers]
+    bad = [text for text, number in parsed if number is None]
+    if bad:
+        raise AccountError("not fax numbers / FAX番号ではありません: " + ", ".join(bad[:20]))
+    fax_list = session.scalar(select(FaxList).where(FaxList.organisation_id == org.id,
+                                                    FaxList.name == name))
+    if fax_list is None:
+        fax_list = FaxList(organisation_id=org.id, name=name)
+        session.add(fax_list)
+    fax_list.numbers.clear()
+    session.flush()
+    seen: set[str] = set()
+    for _text, number in parsed:
+        assert number is not None
+        if number.e164 not in seen:
+            seen.add(number.e164)
+            fax_list.numbers.append(FaxListNumber(number=number.dialled, e164=number.e164))
+    session.flush()
+    return fax_list
+
+
+def delete_list(session: Session, org: Organisation, name: str) -> None:
+    fax_list = session.scalar(select(FaxList).where(FaxList.organisation_id == org.id,
+                                                    FaxList.name == name.strip().lower()))
+    if fax_list is None:
+        raise AccountError(f"no list {name!r} / リスト {name!r} はありません")
+    session.delete(fax_list)

@@ -21,6 +21,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="todoke (届け): mail and fax delivery gateway / メール・FAX配信ゲートウェイ")
 accounts_app = typer.Typer(no_args_is_help=True, help="Fax accounts / アカウント管理")
 app.add_typer(accounts_app, name="accounts")
+lists_app = typer.Typer(no_args_is_help=True, help="Fax number lists / FAX番号リスト")
+app.add_typer(lists_app, name="lists")
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -170,6 +172,54 @@ def accounts_list() -> None:
     with store.session() as session:
         for org in session.scalars(select(Organisation).order_by(Organisation.name)):
             typer.echo(org.name)
+
+
+@lists_app.command("set")
+def lists_set(account: str, name: str, numbers: list[str]) -> None:
+    """Create or replace a list: mail to list-NAME@<fax domain> faxes every number."""
+    from todoke.accounts import AccountError, get_account, set_list
+
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            fax_list = set_list(session, get_account(session, account), name, numbers)
+            count = len(fax_list.numbers)
+    except AccountError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo(f"list-{name.lower()}: {count} numbers / 件")
+
+
+@lists_app.command("show")
+def lists_show(account: str) -> None:
+    """Print an account's lists as JSON / リストを表示します."""
+    from sqlalchemy import select
+
+    from todoke.accounts import AccountError, get_account
+    from todoke.store.models import FaxList
+
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            org = get_account(session, account)
+            data = {f.name: [n.number for n in f.numbers] for f in session.scalars(
+                select(FaxList).where(FaxList.organisation_id == org.id).order_by(FaxList.name))}
+    except AccountError as exc:
+        raise _fail(str(exc), 1) from exc
+    typer.echo(json.dumps(data, indent=2))
+
+
+@lists_app.command("delete")
+def lists_delete(account: str, name: str) -> None:
+    """Delete a list / リストを削除します."""
+    from todoke.accounts import AccountError, delete_list, get_account
+
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            delete_list(session, get_account(session, account), name)
+    except AccountError as exc:
+        raise _fail(str(exc), 1) from exc
+    typer.echo("ok")
 
 
 @app.command()

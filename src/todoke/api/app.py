@@ -6,7 +6,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from todoke import __version__, metrics
-from todoke.api import fax
+from todoke.api import fax, lists
 from todoke.config import Settings
 from todoke.store.db import Store, StoreUnavailable
 
@@ -18,6 +18,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.store = store
     metrics.register_store(store)
     app.include_router(fax.router)
+    app.include_router(lists.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(response: Response) -> dict[str, str]:

@@ -58,14 +58,16 @@ def _out(job: FaxJob, lang: str) -> FaxJobOut:
         attempts=job.attempts, max_attempts=job.max_attempts, pages=job.pages_total,
         pages_sent=job.pages_sent, subject=job.inbound_mail.subject, detail=job.detail,
         resend_of=job.resend_of, created=_utc(job.created), completed=_utc(job.completed),
-        next_attempt_at=_utc(job.next_attempt_at) if job.status in ("queued", "retry") else None,
+        next_attempt_at=(_utc(job.next_attempt_at)
+                         if job.status in ("queued", "retry", "held") else None),
     )
 
 
 @router.get("/jobs", response_model=FaxJobPage)
 def list_jobs(
     page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500),
-    status: str | None = Query(None, pattern="^(queued|active|retry|done|failed|cancelled)$"),
+    status: str | None = Query(
+        None, pattern="^(queued|active|retry|held|done|failed|cancelled)$"),
     number: str | None = Query(None, max_length=40),
     key: KeyScope = Depends(current_key), store: Store = Depends(get_store),
     lang: str = Depends(language),

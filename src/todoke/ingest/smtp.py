@@ -4,8 +4,13 @@ SUMMARY   mail to ``<number>@TODOKE_FAX_DOMAIN`` (To, Cc or Bcc; at most 500) be
           job per number; ``250`` is answered only after the mail and its jobs are committed.
 SECURITY  mail for any other domain is refused (no relaying); a sender who is not authorised
           gets ``250`` and nothing happens (no backscatter), only the audit log records it.
-STANDARDS RFC 5321 (replies 250 / 452 4.5.3 / 550 5.7.1), RFC 3463 (enhanced codes).
-SETTINGS  TODOKE_SMTP_LISTEN, TODOKE_FAX_DOMAIN, TODOKE_MAX_MESSAGE_SIZE, TODOKE_HOSTNAME.
+          STARTTLS is offered (ingest/tls.py); AUTH, when enabled, only after it.
+LIMITS    SIZE (TODOKE_MAX_MESSAGE_SIZE, 552 past it), 500 recipients (452 4.5.3),
+          lines of 1,000 octets (RFC 5321 4.5.3.1.6), 5 minutes of silence ends a session.
+STANDARDS RFC 5321 (replies 250 / 452 4.5.3 / 550 5.7.1), RFC 3207 (STARTTLS),
+          RFC 1870 (SIZE), RFC 3463 (enhanced codes).
+SETTINGS  TODOKE_SMTP_LISTEN, TODOKE_FAX_DOMAIN, TODOKE_MAX_MESSAGE_SIZE, TODOKE_HOSTNAME,
+          TODOKE_TLS_CERT, TODOKE_TLS_KEY.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from todoke import log
 from todoke.config import Settings
 from todoke.ingest.faxmail import FaxMailIntake
+from todoke.ingest.tls import server_context
 from todoke.store.db import Store
 
 MAX_RECIPIENTS = 500
@@ -57,6 +63,7 @@ class FaxIngestHandler:
 def make_smtp_factory(settings: Settings, store: Store) -> tuple[Any, FaxIngestHandler]:
     """A protocol factory for ``loop.create_server``, and its handler (close it at the end)."""
     handler = FaxIngestHandler(settings, store)
+    tls = server_context(settings)
 
     def factory() -> SMTP:
         return SMTP(
@@ -67,6 +74,8 @@ def make_smtp_factory(settings: Settings, store: Store) -> tuple[Any, FaxIngestH
             enable_SMTPUTF8=True,
             decode_data=False,
             timeout=300,
+            tls_context=tls,
+            auth_require_tls=True,
         )
 
     return factory, handler

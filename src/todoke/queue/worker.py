@@ -18,7 +18,7 @@ from todoke import log
 from todoke.config import Settings
 from todoke.fax.documents import Documents
 from todoke.fax.transport import FaxRequest, FaxResult, FaxTransport
-from todoke.queue import claims, faxjobs
+from todoke.queue import claims, credit, faxjobs
 from todoke.store.db import Store
 from todoke.store.models import FaxJob, utcnow
 
@@ -39,7 +39,7 @@ class FaxWorker:
         token = uuid.uuid4().hex
         with self.store.session() as session:
             claims.release_expired(session, FaxJob, back_to="retry")
-            ids = claims.claim(session, FaxJob, ("queued", "retry"), limit, token,
+            ids = claims.claim(session, FaxJob, ("queued", "retry", "held"), limit, token,
                                result_code="-3")
         return [(job_id, token) for job_id in ids]
 
@@ -77,6 +77,8 @@ class FaxWorker:
             await asyncio.to_thread(self._finish, job_id, token, document.error_code,
                                     document.error_detail)
             return
+        if not await asyncio.to_thread(self._admit, job_id, token, document.pages):
+            return
         request = FaxRequest(
             job_id=view.id, attempt=view.attempts + 1, number=view.number, e164=view.e164,
             tiff=document.tiff, pages_total=document.pages, first_page=view.pages_sent,
@@ -94,6 +96,10 @@ class FaxWorker:
             heartbeat.cancel()
         await asyncio.to_thread(self._record, job_id, token, started, result, document.pages,
                                 view.pages_sent)
+
+    def _admit(self, job_id: int, token: str, pages: int) -> bool:
+        with self.store.session() as session:
+            return credit.admit(session, self.settings, job_id, token, pages)
 
     def _load(self, job_id: int) -> faxjobs.JobView:
         with self.store.session() as session:
