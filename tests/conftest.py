@@ -135,6 +135,7 @@ class Gateway:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     api_key: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:

@@ -52,7 +52,7 @@ REPLIES: dict[str, tuple[int, str]] = {
 }
 KNOWN_REFUSALS = frozenset(REPLIES)
 
-_PASSWORD_LINE = re.compile(r"^[ \t]*(?:password|パスワード)[ \t]*[:：][ \t]*(\S.*?)[ \t]*$",
+_PASSWORD_LINE = re.compile(r"^[ \t]*(?:password|パスワード)[ \t]*[:：][ \t]*(\S.*?)[ \t\r]*$",
                             re.IGNORECASE | re.MULTILINE)
 _TAG = re.compile(r"<[^>]*>|&nbsp;|&#160;")
 _SIGNATURE_TYPES = {"application/pkcs7-signature", "application/x-pkcs7-signature"}
