@@ -16,11 +16,14 @@ from __future__ import annotations
 import hmac
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.errors import MessageError
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
+from typing import TypeVar
 
 from todoke.accounts import verify_password
 from todoke.fax.render import is_supported_attachment
@@ -99,29 +102,42 @@ class Checked:
     notes: list[str] = field(default_factory=list)
 
 
+_BROKEN = (LookupError, ValueError, TypeError, UnicodeError, MessageError)
+T = TypeVar("T")
+
+
+def _safe(call: Callable[[], T], fallback: T) -> T:
+    """``call()``, or ``fallback`` when the ``email`` package trips over a broken header."""
+    try:
+        return call()
+    except _BROKEN:
+        return fallback
+
+
 def _filename(part: Message) -> str | None:
-    name = part.get_filename()
-    if name is None:
-        return None
+    """The part's file name; "" when it has one that cannot be decoded."""
+    name = _safe(part.get_filename, "")
+    if not name:
+        return name
     from todoke.ingest.faxmail import decode_text
 
     return decode_text(name)
 
 
 def _is_attachment(part: Message) -> bool:
-    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-    return disposition == "attachment" or part.get_filename() is not None
+    disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    return disposition == "attachment" or _filename(part) is not None
 
 
 def _text_of(part: Message) -> str:
-    payload = part.get_payload(decode=True)
+    payload = _safe(lambda: part.get_payload(decode=True), None)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
+    charset = _safe(part.get_content_charset, None) or "utf-8"
     for candidate in (charset, "utf-8", "cp932", "euc-jp"):
         try:
             return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):
             continue
     return payload.decode("utf-8", "replace")
 
@@ -135,7 +151,8 @@ def _unwrap_signed(message: Message, raw: bytes) -> tuple[Message, bool]:
             inner = payload[0]
             return _with_outer_headers(message, inner), True
         return message, True
-    if ctype in _OPAQUE_TYPES and "signed" in (message.get_param("smime-type") or "signed"):
+    smime_type = str(_safe(lambda: message.get_param("smime-type"), None) or "signed")
+    if ctype in _OPAQUE_TYPES and "signed" in smime_type:
         from todoke.ingest.smime import inner_content
 
         inner = BytesParser(policy=compat32).parsebytes(inner_content(raw))
@@ -152,7 +169,7 @@ def _with_outer_headers(outer: Message, inner: Message) -> Message:
 
 
 def _ticket_key(part: Message) -> str | None:
-    data = part.get_payload(decode=True)
+    data = _safe(lambda: part.get_payload(decode=True), None)
     if not isinstance(data, bytes) or len(data) > MAX_TICKET:
         return None
     try:
@@ -240,6 +257,8 @@ def check_mail(raw: bytes, policy: AuthPolicy, now: datetime | None = None) -> C
             raise Refused(BAD_PASSWORD, wrong_password=True)
         cleaned = (text[: match.start()] + text[match.end():]).lstrip("\r\n")
         del plain["Content-Transfer-Encoding"]
+        del plain["Content-Type"]  # rewritten as UTF-8 text, whatever it declared before
+        plain["Content-Type"] = "text/plain"
         plain.set_payload(cleaned, "utf-8")
         changed = True
         password_used = True
@@ -249,7 +268,12 @@ def check_mail(raw: bytes, policy: AuthPolicy, now: datetime | None = None) -> C
         content_error = UNSUPPORTED
     elif not attachments and not any(_has_text(p) for p in bodies):
         content_error = NO_DOCUMENTS
-    kept = message.as_bytes() if changed else raw
+    kept = raw
+    if changed:
+        try:
+            kept = message.as_bytes()
+        except _BROKEN as exc:  # keeping the original would keep the credentials: refuse
+            raise Refused(UNSUPPORTED, detail=f"cannot re-encode the mail: {exc}") from exc
     return Checked(kept, content_error, password_used)
 
 

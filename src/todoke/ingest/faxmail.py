@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.errors import MessageError
 from email.header import decode_header
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -66,7 +67,7 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
     if charset and charset != "unknown-8bit":
         try:
             return data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):
             pass
     for candidate in RAW_CHARSETS:
         try:
@@ -76,14 +77,24 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _plain(value: object) -> str:
+    """A header as it stands, when its encoded words are broken beyond decoding."""
+    if isinstance(value, str):
+        return value.strip()
+    try:
+        return str(value).strip()
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return ""
+
+
 def decode_text(value: object) -> str:
     """A header value with RFC 2047 words and raw 8-bit text decoded."""
     if not value:
         return ""
     try:
         words = decode_header(value)  # type: ignore[arg-type]
-    except (UnicodeError, LookupError, ValueError, TypeError):
-        return str(value).strip()
+    except (UnicodeError, LookupError, ValueError, TypeError, MessageError):
+        return _plain(value)
     parts = [w if isinstance(w, str) else _decode_bytes(w, cs) for w, cs in words]
     if len(words) > 1 or any(cs for _, cs in words):
         # decode_header drops the space between an encoded word and plain text
@@ -403,7 +414,7 @@ class FaxMailIntake:
                     "from": decode_text(headers.get("From")),
                     "recipients": mail.rcpt_tos[:50],
                     "subject": decode_text(headers.get("Subject")),
-                    "message_id": headers.get("Message-ID", ""), "peer": mail.peer}}
+                    "message_id": decode_text(headers.get("Message-ID")), "peer": mail.peer}}
 
     def _job_template(self, plan: Plan, now: datetime) -> dict[str, object]:
         assert plan.account is not None
@@ -440,7 +451,7 @@ class FaxMailIntake:
             "organisation_id": plan.account.id, "envelope_from": mail.envelope_from,
             "sender": mail.sender,
             "notify_to": first_address(headers.get("Reply-To")) or mail.sender,
-            "subject": subject, "message_id": (headers.get("Message-ID") or "").strip()[:998],
+            "subject": subject, "message_id": decode_text(headers.get("Message-ID"))[:998],
             "remote_addr": mail.peer, "options": mods.as_options(), "notes": notes,
             "size": len(mail.raw), "raw": plan.kept, "created": now,
         }
