@@ -24,8 +24,8 @@ SEEDS = [
     mail(PLAIN, None, html="<html><body><p>見積書</p><script>x</script></body></html>"),
     mail(PLAIN, "see attached\n", attachments=(EXE,)),
     mail(TK, attachments=((TICKET, "text", "xml", "FaxInfo.XML"),)),
-    mail(PLAIN, "pdf\n", attachments=((b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n%%EOF", "application",
-                                       "pdf", "a.pdf"),)),
+    mail(PLAIN, "pdf\n", attachments=(
+        (b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n%%EOF", "application", "pdf", "a.pdf"),)),
     partial(PLAIN, "p"),
     b"From: plain@example.jp\r\nSubject: =?ISO-2022-JP?B?GyRCQ21KOD1xGyhC?=\r\n"
     b"Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n\x1b$B$3$s$K$A$O\x1b(B\r\n",
