@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from todoke.accounts import (
     AccountError,
+    console_login,
     create_account,
     describe,
     ensure_first_admin,
@@ -95,3 +96,40 @@ def test_first_admin_only_once(store):
 def test_password_hash_is_salted():
     assert hash_password("x") != hash_password("x")
     assert not verify_password("x", "md5$abc")
+
+
+def test_console_login_locks_after_three_wrong_passwords(store):
+    with store.session() as session:
+        org = create_account(session, "acme", []).organisation
+        session.add(ConsoleUser(username="hanako", organisation_id=org.id, role="group_admin",
+                                password_hash=hash_password("right-one")))
+    with store.session() as session:
+        assert console_login(session, "hanako", "right-one").user is not None
+        unknown = console_login(session, "nobody", "x")
+    for _ in range(3):
+        with store.session() as session:
+            result = console_login(session, "hanako", "wrong")
+            assert result.user is None and result.reason == unknown.reason  # no enumeration
+    with store.session() as session:
+        locked = console_login(session, "hanako", "right-one")
+        assert locked.user is None and "locked" in locked.reason and "ロック" in locked.reason
+        assert get_account(session, "acme").locked_until is not None
+        set_property(session, get_account(session, "acme"), "locked", "false")
+    with store.session() as session:
+        assert console_login(session, "hanako", "right-one").user is not None
+
+
+def test_console_lock_ends_by_itself(store):
+    with store.session() as session:
+        session.add(ConsoleUser(username="root", role="admin",
+                                password_hash=hash_password("pw")))
+    for _ in range(3):
+        with store.session() as session:
+            console_login(session, "root", "bad", lock_seconds=0.3)
+    with store.session() as session:
+        assert console_login(session, "root", "pw", lock_seconds=0.3).user is None
+    import time
+
+    time.sleep(0.4)
+    with store.session() as session:
+        assert console_login(session, "root", "pw").user is not None

@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +29,7 @@ from todoke.store.models import (
     FaxListNumber,
     Organisation,
     ServerConfig,
+    utcnow,
 )
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -339,3 +341,40 @@ def delete_list(session: Session, org: Organisation, name: str) -> None:
     if fax_list is None:
         raise AccountError(f"no list {name!r} / リスト {name!r} はありません")
     session.delete(fax_list)
+
+
+LOCK_AFTER = 3  # wrong passwords in a row, console or body password alike
+LOCK_SECONDS = 3600.0
+WRONG_LOGIN = "ユーザー名またはパスワードが違います / wrong user name or password"
+
+
+@dataclass
+class LoginResult:
+    user: ConsoleUser | None
+    reason: str = ""  # why not, in Japanese and English; never says whether the name exists
+
+
+def console_login(session: Session, username: str, password: str,
+                  lock_seconds: float = LOCK_SECONDS) -> LoginResult:
+    """Check a console login. Three wrong passwords lock the account (the organisation, or the
+    user itself for a system administrator) for an hour; a locked login fails even with the
+    right password. The failure count is written in the caller's transaction."""
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
+    if user is None:
+        return LoginResult(None, WRONG_LOGIN)
+    holder: Organisation | ConsoleUser = user
+    if user.organisation_id is not None:
+        holder = session.get_one(Organisation, user.organisation_id)
+    now = utcnow()
+    if holder.locked_until is not None and holder.locked_until > now:
+        until = holder.locked_until.isoformat(timespec="minutes")
+        return LoginResult(None, f"アカウントはロックされています({until} UTC まで) / "
+                                 f"the account is locked until {until} UTC")
+    if not verify_password(password, user.password_hash):
+        holder.failed_logins += 1
+        if holder.failed_logins >= LOCK_AFTER:
+            holder.locked_until = now + timedelta(seconds=lock_seconds)
+        return LoginResult(None, WRONG_LOGIN)
+    holder.failed_logins = 0
+    holder.locked_until = None
+    return LoginResult(user)

@@ -28,6 +28,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from todoke import log, metrics
+from todoke.accounts import LOCK_AFTER, LOCK_SECONDS
 from todoke.config import Settings
 from todoke.ingest.checks import (
     NO_RECIPIENTS,
@@ -53,11 +54,6 @@ from todoke.store.models import (
     Outbox,
     utcnow,
 )
-
-LOCK_AFTER = 3  # wrong passwords in a row
-LOCK_MINUTES = 60
-
-
 
 RAW_CHARSETS = ("utf-8", "cp932", "euc-jp")
 
@@ -331,7 +327,7 @@ class FaxMailIntake:
         assert plan.account is not None
         org_id = plan.account.id
         if plan.refusal is not None and plan.refusal.wrong_password:
-            until = now + timedelta(seconds=self.settings.minutes(LOCK_MINUTES))
+            until = now + timedelta(seconds=self.settings.minutes(LOCK_SECONDS / 60))
             session.execute(
                 update(Organisation).where(Organisation.id == org_id).values(
                     failed_logins=Organisation.failed_logins + 1,
