@@ -36,6 +36,7 @@ def test_values_are_parsed():
         ("TODOKE_MINUTE_SECONDS", "fast"),
         ("TODOKE_REJECT_MODE", "drop"),
         ("TODOKE_FAX_TRANSPORT", "modem"),
+        ("TODOKE_TLS_CERT", "/etc/cert.pem"),
     ],
 )
 def test_bad_values_name_the_variable(name, value):

@@ -163,6 +163,11 @@ def test_smtp_limits_and_starttls(tmp_path, make_gateway):
         codes = [smtp.rcpt(f"03{n:08d}@fax.localhost")[0] for n in range(501)]
         assert codes[:500] == [250] * 500 and codes[500] == 452
         smtp.rset()
+        smtp.mail("a@example.jp")
+        smtp.rcpt(FAX)
+        code, reply = smtp.data(b"Subject: x\r\n\r\n" + b"y" * 1200 + b"\r\n")
+        assert code == 500 and b"Line too long" in reply  # RFC 5321 4.5.3.1.6
+        smtp.rset()
         with pytest.raises(smtplib.SMTPSenderRefused) as too_big:
             smtp.sendmail("a@example.jp", [FAX], mail("a@example.jp", "x" * 30000))
         assert too_big.value.smtp_code == 552

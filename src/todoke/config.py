@@ -73,6 +73,8 @@ TABLE: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("TODOKE_REJECT_MODE", "smtp", _choice("smtp", "bounce"), "refuse by 5xx or by DSN"),
     ("TODOKE_FAX_LINES", "16", _positive_int, "concurrent fax calls per worker process"),
     ("TODOKE_MAX_MESSAGE_SIZE", str(30 * 1024 * 1024), _positive_int, "SMTP SIZE limit"),
+    ("TODOKE_TLS_CERT", "", str, "PEM certificate for STARTTLS; empty = self-signed"),
+    ("TODOKE_TLS_KEY", "", str, "PEM key of TODOKE_TLS_CERT"),
     ("TODOKE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "log level"),
 ]
 
@@ -95,6 +97,8 @@ class Settings:
     reject_mode: str
     fax_lines: int
     max_message_size: int
+    tls_cert: str
+    tls_key: str
     log_level: str
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -109,6 +113,8 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"{name}={raw!r}: {exc}") from exc
         values["data_dir"] = Path(values["data_dir"]).resolve()
+        if bool(values["tls_cert"]) != bool(values["tls_key"]):
+            raise SettingsError("TODOKE_TLS_CERT and TODOKE_TLS_KEY go together")
         if not values["database_url"]:
             values["database_url"] = f"sqlite:///{values['data_dir'] / 'todoke.db'}"
         return cls(**values)

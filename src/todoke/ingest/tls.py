@@ -54,8 +54,7 @@ def self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:
 
 def server_context(settings: Settings) -> ssl.SSLContext:
     """The TLS context for STARTTLS."""
-    cert = os.environ.get("TODOKE_TLS_CERT")
-    key = os.environ.get("TODOKE_TLS_KEY")
+    cert, key = settings.tls_cert, settings.tls_key
     if not (cert and key):
         cert_path, key_path = self_signed(settings.data_dir / "tls", settings.hostname)
         cert, key = str(cert_path), str(key_path)
