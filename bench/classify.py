@@ -3,13 +3,16 @@
 Runs over the sample folder (default ../shared/bounces/train beside the repo) and prints, side
 by side, files per second for
   - todoke in-process (classify_bytes over bytes already read, best of several rounds),
-  - todoke as a whole process (`python -m todoke.mail.bounce.command --json FILE...`, startup,
-    imports and the process pool included),
+  - todoke as a whole process (`todoke classify --json FILE...`, startup, imports and the
+    process pool included),
   - Sisimai in-process (its parse loop, timed inside perl) and as a whole process
     (`perl bench/sisimai_parse.pl FILE...`), when perl can load Sisimai,
 and todoke's accuracy against expected.json (reason, status, reply code, hard bounce).
 
-usage: python bench/classify.py [SAMPLE_DIR] [--rounds N]
+With --repeat N the same files are also run N times over (copied to a temp folder), to show
+the rate on thousands of files, where start-up no longer dominates.
+
+usage: python bench/classify.py [SAMPLE_DIR] [--rounds N] [--repeat N]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -52,7 +56,8 @@ def ours_in_process(files: list[Path], rounds: int) -> float:
 
 
 def ours_whole_process(files: list[Path], rounds: int) -> float:
-    cmd = [sys.executable, "-m", "todoke.mail.bounce.command", "--json", *map(str, files)]
+    todoke = Path(sys.executable).with_name("todoke")  # the installed `todoke classify`
+    cmd = [str(todoke), "classify", "--json", *map(str, files)]
 
     def run() -> None:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -108,6 +113,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sample_dir", nargs="?", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=10)
     ns = ap.parse_args()
     files = sorted(ns.sample_dir.glob("*.eml"))
     if not files:
@@ -124,6 +130,19 @@ def main() -> int:
         print(f"{'todoke / Sisimai':22}{ours_in / s_in:13.1f}x{ours_whole / s_whole:15.1f}x")
     else:
         print("Sisimai: not installed (apt-get install libsisimai-perl)")
+    if ns.repeat > 1 and sisimai_available():
+        with tempfile.TemporaryDirectory() as tmp:
+            many = []
+            for n in range(ns.repeat):
+                for f in files:
+                    copy = Path(tmp) / f"{n:03d}-{f.name}"
+                    copy.write_bytes(f.read_bytes())
+                    many.append(copy)
+            rounds = max(1, ns.rounds // 2)
+            ours_many = ours_whole_process(many, rounds)
+            s_many = sisimai(many, rounds)[1]
+            print(f"{len(many)} files (the folder {ns.repeat} times), whole process: todoke "
+                  f"{ours_many:.0f}/s, Sisimai {s_many:.0f}/s = {ours_many / s_many:.1f}x")
     ok, total = accuracy(ns.sample_dir)
     if total:
         print(f"todoke accuracy: {ok}/{total} records = {ok / total:.1%}")

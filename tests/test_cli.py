@@ -4,6 +4,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tests.conftest import free_port, gateway_env
@@ -55,3 +56,30 @@ def test_bad_setting_exits_2(tmp_path, value):
     env = gateway_env(tmp_path, f"sqlite:///{tmp_path / 'b.db'}", TODOKE_SMTP_LISTEN=value)
     result = run(env, "accounts", "list")
     assert result.returncode == 2 and "TODOKE_SMTP_LISTEN" in result.stderr
+
+
+def test_classify_contract_through_the_installed_command(tmp_path):
+    dsn = (
+        b"From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@example.jp\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nI'm sorry.\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n"
+        b"\r\nFinal-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: User unknown\r\n--b--\r\n"
+    )
+    (tmp_path / "bounce.eml").write_bytes(dsn)
+    (tmp_path / "plain.eml").write_bytes(b"From: a@example.jp\r\nSubject: hi\r\n\r\nhello\r\n")
+    todoke = Path(sys.executable).with_name("todoke")
+    result = subprocess.run([str(todoke), "classify", "--json", str(tmp_path / "bounce.eml"),
+                             str(tmp_path / "plain.eml")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()  # the plain mail is no bounce: nothing printed
+    record = json.loads(line)
+    assert set(record) >= {"file", "recipient", "reason", "status", "replycode", "hardbounce",
+                           "error_status"}
+    assert (record["recipient"], record["reason"], record["status"], record["replycode"],
+            record["hardbounce"], record["error_status"]) == (
+        "gone@example.net", "userunknown", "5.1.1", "550", True, 2)
+    assert record["file"] == str(tmp_path / "bounce.eml")
