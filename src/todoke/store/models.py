@@ -299,3 +299,6 @@ class Outbox(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+from todoke.store.models_mail import *  # noqa: E402,F403  (mail delivery tables, issue 5)
