@@ -55,6 +55,7 @@ from todoke.store.models import (
     utcnow,
 )
 
+ACCOUNT_TTL = 1.0  # seconds an account without authentication stays cached
 RAW_CHARSETS = ("utf-8", "cp932", "euc-jp")
 
 
@@ -201,6 +202,7 @@ class FaxMailIntake:
         self.store = store
         self.committer: GroupCommitter[Plan, Outcome] = GroupCommitter(
             store, self._apply, "ingest-writer")
+        self._accounts: dict[tuple[str, tuple[str, ...]], tuple[float, Account | None]] = {}
 
     async def accept(self, envelope_from: str, rcpt_tos: list[str], raw: bytes,
                      peer: str) -> str:
@@ -251,6 +253,24 @@ class FaxMailIntake:
                     invalid=invalid + missing, lists=lists, password_used=checked.password_used)
 
     def _account(self, sender: str, wanted_lists: list[str]) -> Account | None:
+        """The sender's account. Kept for a second for accounts that require no
+        authentication (and for unknown senders), so a burst of mail reads it once; accounts
+        with a password, ticket or signature are read every time, lock state included."""
+        key = (sender, tuple(wanted_lists))
+        now = time.monotonic()
+        hit = self._accounts.get(key)
+        if hit is not None and now - hit[0] < ACCOUNT_TTL:
+            return hit[1]
+        account = self._read_account(sender, wanted_lists)
+        policy = account.policy if account is not None else None
+        if policy is None or not (policy.require_password or policy.require_ticket
+                                  or policy.require_smime):
+            if len(self._accounts) > 10_000:
+                self._accounts.clear()
+            self._accounts[key] = (now, account)
+        return account
+
+    def _read_account(self, sender: str, wanted_lists: list[str]) -> Account | None:
         with self.store.read() as session:
             org = session.scalar(
                 select(Organisation)
