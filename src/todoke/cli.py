@@ -6,11 +6,9 @@ Messages for people are Japanese first, English second. Exit codes: 0 ok, 1 fail
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -28,16 +26,6 @@ app.add_typer(lists_app, name="lists")
 def _fail(message: str, code: int) -> typer.Exit:
     typer.echo(f"todoke: {message}", err=True)
     return typer.Exit(code)
-
-
-def _run(coroutine: Any) -> None:
-    """Run the gateway's loop on uvloop where it is installed (faster sockets), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(coroutine)
-        return
-    uvloop.run(coroutine)
 
 
 def _settings() -> Settings:
@@ -69,7 +57,8 @@ def serve(no_worker: bool = typer.Option(False, "--no-worker",
                                          help="Do not run a worker in this process")) -> None:
     """SMTP ingest, HTTP API and console, and a worker / 受付・API・ワーカーを起動します."""
     from todoke.accounts import ensure_first_admin
-    from todoke.server import StartupError
+    from todoke.ingest.tls import server_context
+    from todoke.server import StartupError, bind, fork_ingest, run_loop, stop_children
     from todoke.server import serve as run
 
     settings = _settings()
@@ -82,19 +71,25 @@ def serve(no_worker: bool = typer.Option(False, "--no-worker",
             f"{password}\nFirst start: console administrator 'admin' created; one-time "
             f"password (shown once): {password}", err=True)
     try:
-        _run(run(settings, store, with_worker=not no_worker))
+        sockets = (bind(settings.smtp_listen, "SMTP"), bind(settings.http_listen, "HTTP"))
     except StartupError as exc:
         raise _fail(str(exc), exc.exit_code) from exc
+    server_context(settings)  # make the STARTTLS certificate once, before any fork
+    children = fork_ingest(settings, store, sockets[0], settings.smtp_processes - 1)
+    try:
+        run_loop(run(settings, store, with_worker=not no_worker, sockets=sockets))
+    finally:
+        stop_children(children)
 
 
 @app.command()
 def worker() -> None:
     """One more worker process against the same database / ワーカーを追加で起動します."""
-    from todoke.server import work
+    from todoke.server import run_loop, work
 
     settings = _settings()
     store = _store(settings)
-    _run(work(settings, store))
+    run_loop(work(settings, store))
 
 
 @app.command()

@@ -72,6 +72,8 @@ TABLE: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("TODOKE_MINUTE_SECONDS", "60", _positive_float, "length of one minute in schedules"),
     ("TODOKE_REJECT_MODE", "smtp", _choice("smtp", "bounce"), "refuse by 5xx or by DSN"),
     ("TODOKE_FAX_LINES", "16", _positive_int, "concurrent fax calls per worker process"),
+    ("TODOKE_SMTP_PROCESSES", str(min(os.cpu_count() or 1, 4)), _positive_int,
+     "processes accepting SMTP on the one port"),
     ("TODOKE_MAX_MESSAGE_SIZE", str(30 * 1024 * 1024), _positive_int, "SMTP SIZE limit"),
     ("TODOKE_TLS_CERT", "", str, "PEM certificate for STARTTLS; empty = self-signed"),
     ("TODOKE_TLS_KEY", "", str, "PEM key of TODOKE_TLS_CERT"),
@@ -96,6 +98,7 @@ class Settings:
     minute_seconds: float
     reject_mode: str
     fax_lines: int
+    smtp_processes: int
     max_message_size: int
     tls_cert: str
     tls_key: str

@@ -1,17 +1,24 @@
-"""The running gateway: SMTP ingest, the HTTP API and the workers in one asyncio loop.
+"""The running gateway: SMTP ingest, the HTTP API and the workers in one asyncio loop, plus
+extra SMTP ingest processes sharing the listening socket (TODOKE_SMTP_PROCESSES).
 
 Ports are bound before anything starts, so a port in use stops the program at once with a
-message naming it (exit code 3); an unreachable store likewise (exit code 4).
+message naming it (exit code 3); an unreachable store likewise (exit code 4). The ingest
+processes are forked before any thread or loop exists, each opens its own store and group
+committer, and each dies with the parent (PR_SET_PDEATHSIG), so a killed gateway leaves
+nothing holding its port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
+import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 import uvicorn
 
@@ -20,6 +27,7 @@ from todoke.api.app import create_app
 from todoke.config import Settings
 from todoke.fax.transport import make_transport
 from todoke.ingest.smtp import make_smtp_factory
+from todoke.mail.delivery.worker import MailWorker
 from todoke.mail.outbox import OutboxSender
 from todoke.queue.worker import FaxWorker
 from todoke.store.db import Store
@@ -76,12 +84,74 @@ async def run_workers(settings: Settings, store: Store, stop: asyncio.Event) -> 
     await asyncio.gather(
         FaxWorker(settings, store, transport).run(stop),
         OutboxSender(settings, store).run(stop),
+        MailWorker(settings, store).run(stop),  # mail delivery (issue 5)
     )
 
 
-async def serve(settings: Settings, store: Store, with_worker: bool = True) -> None:
-    smtp_sock = bind(settings.smtp_listen, "SMTP")
-    http_sock = bind(settings.http_listen, "HTTP")
+def run_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (faster sockets), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+        return
+    uvloop.run(coroutine)
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+async def _ingest_only(settings: Settings, store: Store, smtp_sock: socket.socket) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    factory, handler = make_smtp_factory(settings, store)
+    server = await asyncio.get_running_loop().create_server(factory, sock=smtp_sock)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+    await asyncio.to_thread(handler.intake.close)
+
+
+def fork_ingest(settings: Settings, store: Store, smtp_sock: socket.socket,
+                count: int) -> list[int]:
+    """Start ``count`` more SMTP ingest processes on the same socket; return their pids."""
+    if count <= 0 or not hasattr(os, "fork"):
+        return []
+    store.engine.dispose()  # no pooled connection may be shared with a child
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _die_with_parent()
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
+                run_loop(_ingest_only(settings, Store(settings.database_url), smtp_sock))
+            except BaseException:
+                log.error("ingest.process_error", exc_info=True)
+                code = 1
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    return pids
+
+
+def stop_children(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+async def serve(settings: Settings, store: Store, with_worker: bool = True,
+                sockets: tuple[socket.socket, socket.socket] | None = None) -> None:
+    smtp_sock, http_sock = sockets or (bind(settings.smtp_listen, "SMTP"),
+                                       bind(settings.http_listen, "HTTP"))
     stop = asyncio.Event()
     _stop_on_signals(stop)
     loop = asyncio.get_running_loop()
