@@ -6,9 +6,10 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from todoke import __version__, metrics
-from todoke.api import fax, lists
+from todoke.api import blocks, fax, lists, mail  # blocks, mail: mail delivery (issue 5)
 from todoke.config import Settings
 from todoke.store.db import Store, StoreUnavailable
+from todoke.web.app import mount_console
 
 
 def create_app(settings: Settings, store: Store) -> FastAPI:
@@ -19,6 +20,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     metrics.register_store(store)
     app.include_router(fax.router)
     app.include_router(lists.router)
+    app.include_router(mail.router)  # mail delivery (issue 5)
+    app.include_router(blocks.router)  # mail delivery (issue 5)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(response: Response) -> dict[str, str]:
@@ -33,4 +36,5 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     def prometheus() -> Response:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    mount_console(app)
     return app

@@ -23,6 +23,7 @@ from todoke import log
 from todoke.config import Settings
 from todoke.ingest.faxmail import FaxMailIntake
 from todoke.ingest.tls import server_context
+from todoke.mail.bounces import BounceMailbox  # bounce mailbox (issue 5)
 from todoke.store.db import Store
 
 MAX_RECIPIENTS = 500
@@ -34,12 +35,21 @@ class FaxIngestHandler:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.intake = FaxMailIntake(settings, store)
+        self.bounces = BounceMailbox(settings, store)  # bounce mailbox (issue 5)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
         rcpt_options: list[str],
     ) -> str:
         domain = address.rpartition("@")[2].lower()
+        # bounce mailbox (issue 5): bounces to the VERP return paths, never mixed with faxes
+        bounce = self.settings.bounce_domain
+        if envelope.rcpt_tos and ((domain == bounce)
+                                  != _all_at(envelope.rcpt_tos, bounce)):
+            return "452 4.5.3 Send bounces and fax mail in separate transactions"
+        if domain == bounce:
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 OK"
         if domain != self.settings.fax_domain:
             return (f"550 5.7.1 Relaying denied: only <number>@{self.settings.fax_domain}"
                     " is accepted")
@@ -52,12 +62,19 @@ class FaxIngestHandler:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        if _all_at(envelope.rcpt_tos, self.settings.bounce_domain):  # bounce mailbox (issue 5)
+            return await self.bounces.accept_bounce(raw, list(envelope.rcpt_tos))
         try:
             return await self.intake.accept(envelope.mail_from or "", list(envelope.rcpt_tos),
                                             raw, peer)
         except Exception:
             log.error("ingest.error", exc_info=True, peer=peer)
             return "451 4.3.0 Temporary failure, the mail was not accepted; try again later"
+
+
+def _all_at(addresses: list[str], domain: str) -> bool:
+    """True when every address is at ``domain`` (bounce mailbox, issue 5)."""
+    return bool(addresses) and all(a.rpartition("@")[2].lower() == domain for a in addresses)
 
 
 def make_smtp_factory(settings: Settings, store: Store) -> tuple[Any, FaxIngestHandler]:
