@@ -37,7 +37,7 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         from todoke.store.db import Store
-        from todoke.store.models import FaxAttempt, FaxJob
+        from todoke.store.models import FaxAttempt, FaxJob, InboundMail
 
         store = self.store
         assert isinstance(store, Store)
@@ -54,8 +54,12 @@ class StoreCollector(Collector):
                 select(FaxAttempt.result_code, func.count()).group_by(FaxAttempt.result_code)
             ):
                 results.add_metric([code], count)
+            stored = session.scalar(select(func.max(InboundMail.id))) or 0
         yield jobs
         yield results
+        # every ingest process's work, for the ingest rate (ids only grow)
+        yield CounterMetricFamily("todoke_fax_mails_stored", "Fax mails committed by ingest",
+                                  value=stored)
 
 
 def register_store(store: object) -> None:
