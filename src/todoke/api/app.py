@@ -9,6 +9,7 @@ from todoke import __version__, metrics
 from todoke.api import blocks, fax, lists, mail  # blocks, mail: mail delivery (issue 5)
 from todoke.config import Settings
 from todoke.store.db import Store, StoreUnavailable
+from todoke.web.app import mount_console
 
 
 def create_app(settings: Settings, store: Store) -> FastAPI:
@@ -35,4 +36,5 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     def prometheus() -> Response:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    mount_console(app)
     return app
