@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -143,19 +143,12 @@ def _bool(value: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _int_range(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        number = int(value)
-        if not low <= number <= high:
-            raise ValueError(f"expected {low}–{high}")
-        return number
-
-    return parse
+N = TypeVar("N", int, float)
 
 
-def _float_range(low: float, high: float) -> Callable[[str], float]:
-    def parse(value: str) -> float:
-        number = float(value)
+def _in_range(kind: type[N], low: N, high: N) -> Callable[[str], N]:
+    def parse(value: str) -> N:
+        number = kind(value)
         if not low <= number <= high:
             raise ValueError(f"expected {low:g}–{high:g}")
         return number
@@ -211,8 +204,8 @@ def _price(value: str) -> float:
 
 # property name → (attribute, parser); `accounts set NAME key=value`
 PROPERTIES: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "fax.retries": ("fax_retries", _int_range(0, 5)),
-    "fax.retry_interval": ("fax_retry_interval", _float_range(1, 30)),
+    "fax.retries": ("fax_retries", _in_range(int, 0, 5)),
+    "fax.retry_interval": ("fax_retry_interval", _in_range(float, 1.0, 30.0)),
     "fax.notify": ("fax_notify", _one_of("always", "success", "failure", "never")),
     "fax.notify_html": ("fax_notify_html", _bool),
     "fax.resolution": ("fax_resolution", _one_of("standard", "fine")),
