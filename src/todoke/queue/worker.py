@@ -72,7 +72,15 @@ class FaxWorker:
 
     async def _process(self, job_id: int, token: str) -> None:
         view = await asyncio.to_thread(self._load, job_id)
-        document = await self.documents.get(view.inbound_mail_id)
+        try:
+            document = await self.documents.get(view.inbound_mail_id)
+        except Exception as exc:  # the renderer itself broke: internal error 256, retried
+            log.error("fax.render_failure", exc_info=True, job=job_id, worker=self.name)
+            await asyncio.to_thread(
+                self._record, job_id, token, utcnow(),
+                FaxResult(code="256", pages_sent=0, duration_s=0.0, detail=f"renderer: {exc}"),
+                0, view.pages_sent)
+            return
         if document.error_code:
             await asyncio.to_thread(self._finish, job_id, token, document.error_code,
                                     document.error_detail)
