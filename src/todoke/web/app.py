@@ -57,6 +57,10 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"),
                    trim_blocks=True, lstrip_blocks=True)
 
 
+class _Refused(Exception):
+    pass
+
+
 class _Redirect(Exception):
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -438,15 +442,18 @@ def mount_console(app: FastAPI) -> None:
                 changes.append(("locked", "false"))
         errors: list[str] = []
         store = _store(request)
-        with store.session() as session:
-            org = session.get_one(Organisation, org_id)
-            for key, value in changes:
-                try:
-                    accounts.set_property(session, org, key, value)
-                except accounts.AccountError as exc:
-                    errors.append(str(exc))
-            if errors:
-                session.rollback()
+        try:
+            with store.session() as session:
+                org = session.get_one(Organisation, org_id)
+                for key, value in changes:
+                    try:
+                        accounts.set_property(session, org, key, value)
+                    except accounts.AccountError as exc:
+                        errors.append(str(exc))
+                if errors:
+                    raise _Refused  # roll the whole form back
+        except _Refused:
+            pass
         if errors:
             with store.read() as session:
                 props = accounts.describe(session.get_one(Organisation, org_id))
@@ -559,7 +566,8 @@ def mount_console(app: FastAPI) -> None:
                 org_id = int(org_text) if org_text.isdigit() else None
                 if not ctx.is_system:
                     org_id = ctx.own_org
-                if role not in ROLES or (org_id is None and role != "admin") or \
+                allowed = ROLES if ctx.is_system else ("group_admin", "user")
+                if role not in allowed or (org_id is None and role != "admin") or \
                         not _may_manage(ctx, org_id):
                     raise HTTPException(403, t("forbidden"))
                 if org_id is not None and session.get(Organisation, org_id) is None:
