@@ -211,3 +211,38 @@ def test_lease_of_a_dead_worker_runs_out(store: Store) -> None:
         assert claims.release_expired(session, Delivery, back_to="deferred") == 1
         assert claims.claim(session, Delivery, ("queued", "deferred"), 10, "t2") == ids
         assert not outcome.apply(session, ids[0], "t1", outcome.blocked("a@example.net"))
+
+
+@dataclass
+class TlsSink:
+    """Offers STARTTLS; remembers whether each mail came over TLS."""
+
+    tls: list[bool] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.tls.append(session.ssl is not None)
+        return "250 2.0.0 Ok"
+
+
+def test_starttls_when_offered(store: Store, tmp_path: Any) -> None:
+    import ssl
+
+    from todoke.ingest.tls import self_signed
+
+    cert, key = self_signed(tmp_path, "mx.example.net")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    sink = TlsSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=context)
+    controller.start()
+    try:
+        _, ids = _queue(store, ["a@example.net", "b@example.net"])
+        _run_worker(store, _settings(store, port), ids)
+    finally:
+        controller.stop()
+    assert sink.tls == [True, True]  # self-signed: opportunistic TLS does not verify
+    with store.read() as session:
+        assert {d.status for d in session.scalars(select(Delivery))} == {"delivered"}

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from todoke import log
 from todoke.config import Settings
+from todoke.ingest.writer import GroupCommitter
 from todoke.mail.delivery import mx, outcome
 from todoke.mail.delivery.client import Connection, Reply
 from todoke.queue import claims
@@ -61,10 +62,18 @@ class MailWorker:
         self.semaphores: dict[str, asyncio.Semaphore] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.in_flight = 0
+        self.writer: GroupCommitter[tuple[Item, outcome.Outcome], bool] | None = None
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        self.writer = GroupCommitter(self.store, self._write_batch, "mail-outcomes")
+        try:
+            await self._loop(stop)
+        finally:
+            await asyncio.to_thread(self.writer.close)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         log.event("mail.worker_start", per_domain=self.per_domain,
                   relay=":".join(map(str, self.settings.relay)) if self.settings.relay else None)
         while not stop.is_set():
@@ -125,23 +134,22 @@ class MailWorker:
         by_config: dict[int, list[Delivery]] = defaultdict(list)
         for delivery, config_id in rows:
             by_config[config_id].append(delivery)
-        raws: dict[int, bytes] = {}
-        items: list[Item] = []
+        wanted: list[Delivery] = []
         for config_id, deliveries in by_config.items():
             blocked = outcome.suppressed(session, config_id, [d.rcpt for d in deliveries])
             for delivery in deliveries:
                 if delivery.rcpt.lower() in blocked:
                     outcome.apply(session, delivery.id, token, outcome.blocked(delivery.rcpt))
-                    continue
-                if delivery.message_id not in raws:
-                    raws[delivery.message_id] = delivery.message.raw
-                items.append(Item(
-                    delivery.id, token, delivery.rcpt, delivery.domain, delivery.attempts,
-                    delivery.created, verp_address(delivery.verp_token,
-                                                   self.settings.bounce_domain),
-                    raws[delivery.message_id],
-                ))
-        return items
+                else:
+                    wanted.append(delivery)
+        message_ids = sorted({d.message_id for d in wanted})
+        raws = dict(session.execute(
+            select(MailMessage.id, MailMessage.raw).where(MailMessage.id.in_(message_ids))
+        ).tuples().all()) if message_ids else {}
+        bounce_domain = self.settings.bounce_domain
+        return [Item(d.id, token, d.rcpt, d.domain, d.attempts, d.created,
+                     verp_address(d.verp_token, bounce_domain), raws[d.message_id])
+                for d in wanted]
 
     # -- delivering -------------------------------------------------------------------------
 
@@ -187,10 +195,14 @@ class MailWorker:
                 await connection.close()
 
     async def _record(self, item: Item, result: outcome.Outcome) -> None:
-        await asyncio.to_thread(self._write, item, result)
-        log.event(f"mail.{result.status}", delivery=item.id, rcpt=item.rcpt,
-                  reason=result.reason or None, reply=result.text[:300])
+        assert self.writer is not None
+        await self.writer.submit((item, result))
+        if result.status != "delivered":
+            log.event(f"mail.{result.status}", delivery=item.id, rcpt=item.rcpt,
+                      reason=result.reason or None, reply=result.text[:300])
 
-    def _write(self, item: Item, result: outcome.Outcome) -> None:
-        with self.store.session() as session:
-            outcome.apply(session, item.id, item.token, result)
+    @staticmethod
+    def _write_batch(session: Session, batch: list[tuple[Item, outcome.Outcome]]) -> list[bool]:
+        """Outcomes of many lanes in one transaction (group commit, ingest/writer.py)."""
+        session.scalars(select(Delivery).where(Delivery.id.in_([i.id for i, _ in batch]))).all()
+        return [outcome.apply(session, item.id, item.token, result) for item, result in batch]
