@@ -17,7 +17,14 @@ from todoke import accounts
 from todoke.api.app import create_app
 from todoke.config import Settings
 from todoke.store.db import Store
-from todoke.store.models import ConsoleUser, FaxJob, InboundMail, Organisation
+from todoke.store.models import (
+    AuditLog,
+    ConsoleUser,
+    FaxJob,
+    InboundMail,
+    ListSend,
+    Organisation,
+)
 
 with warnings.catch_warnings():  # starlette asks for httpx2, which is not installed
     warnings.simplefilter("ignore")
@@ -266,3 +273,44 @@ def test_english_is_switchable(console: Console) -> None:
     assert "Send history" in page and "Busy" in page
     assert "Send history" in client.get("/console/history").text  # remembered in a cookie
     assert "送信履歴" in client.get("/console/history?lang=ja").text
+
+
+def test_lists_senders_audit_and_list_resend(console: Console) -> None:
+    org_id = console.orgs["acme"]
+    with console.store.session() as session:
+        session.add(AuditLog(organisation_id=org_id, kind="fax.unauthorised_sender",
+                             actor="<img src=x>@evil.example", detail={"to": "0312345678"}))
+        job = session.get_one(FaxJob, console.jobs["acme"])
+        send = ListSend(organisation_id=org_id, inbound_mail_id=job.inbound_mail_id,
+                        list_name="shops")
+        session.add(send)
+        session.flush()
+        job.list_send_id = send.id
+        send_id = send.id
+    client = console.client()
+    token = csrf_of(login(client, "alice"))
+    page = client.post("/console/lists", data={"csrf": token, "name": "shops",
+                                               "numbers": "03-1111-2222\n0312345678\n"}).text
+    assert "shops · 2" in page
+    bad = client.post("/console/lists", data={"csrf": token, "name": "x", "numbers": "abc"})
+    assert bad.status_code == 422 and "abc" in bad.text
+    page = client.post("/console/senders", data={"csrf": token,
+                                                 "address": "desk@acme.example"}).text
+    assert "desk@acme.example" in page
+    taken = client.post("/console/senders", data={"csrf": token,
+                                                  "address": "fax@other.example"})
+    assert taken.status_code == 422
+    audit = client.get("/console/audit").text
+    assert "&lt;img src=x&gt;@evil.example" in audit and "<img src=x>" not in audit
+    sends = client.get("/console/list-sends").text
+    assert "shops" in sends and "失敗分のみ再送信" in sends
+    done = client.post(f"/console/list-sends/{send_id}/resend-failed", data={"csrf": token})
+    assert "失敗した番号の再送信を受け付けました" in done.text
+    with console.store.read() as session:
+        [copy] = session.scalars(select(FaxJob).where(FaxJob.resend_of == job.id)).all()
+        assert copy.list_send_id == send_id and copy.status == "queued"
+    carol = console.client()
+    token = csrf_of(login(carol, "carol"))
+    assert carol.post(f"/console/list-sends/{send_id}/resend-failed",
+                      data={"csrf": token}).status_code == 404
+    assert "evil.example" not in carol.get("/console/audit").text
