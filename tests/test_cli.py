@@ -84,3 +84,22 @@ def test_classify_contract_through_the_installed_command(tmp_path):
             record["hardbounce"], record["error_status"]) == (
         "gone@example.net", "userunknown", "5.1.1", "550", True, 2)
     assert record["file"] == str(tmp_path / "bounce.eml")
+
+
+def test_users_create(tmp_path):
+    env = gateway_env(tmp_path, f"sqlite:///{tmp_path / 'u.db'}")
+    assert run(env, "accounts", "create", "acme", "--json").returncode == 0
+    made = run(env, "users", "create", "hanako", "--account", "acme", "--role", "group_admin")
+    assert made.returncode == 0, made.stderr
+    password = made.stdout.rsplit(": ", 1)[1].strip()
+    from todoke.accounts import console_login
+    from todoke.store.db import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'u.db'}")
+    with store.session() as session:
+        user = console_login(session, "hanako", password).user
+        assert user is not None and user.role == "group_admin" and user.must_change_password
+    store.dispose()
+    assert run(env, "users", "create", "hanako", "--account", "acme").returncode == 1
+    assert run(env, "users", "create", "root", "--account", "acme", "--role", "admin"
+               ).returncode == 2

@@ -21,6 +21,8 @@ accounts_app = typer.Typer(no_args_is_help=True, help="Fax accounts / アカウ�
 app.add_typer(accounts_app, name="accounts")
 lists_app = typer.Typer(no_args_is_help=True, help="Fax number lists / FAX番号リスト")
 app.add_typer(lists_app, name="lists")
+users_app = typer.Typer(no_args_is_help=True, help="Console users / コンソールユーザー")
+app.add_typer(users_app, name="users")
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -215,6 +217,41 @@ def lists_delete(account: str, name: str) -> None:
     except AccountError as exc:
         raise _fail(str(exc), 1) from exc
     typer.echo("ok")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    account: str = typer.Option("", "--account", help="Organisation; empty = system admin"),
+    role: str = typer.Option("user", "--role", help="admin | group_admin | user"),
+) -> None:
+    """Create a console user and print a one-time password / ユーザーを作成します."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from todoke.accounts import AccountError, get_account, hash_password
+    from todoke.store.models import ConsoleUser
+
+    if role not in ("admin", "group_admin", "user"):
+        raise _fail("role: admin | group_admin | user", 2)
+    if (role == "admin") != (not account):
+        raise _fail("an admin has no --account; group_admin and user need one / "
+                    "admin は --account なし、group_admin と user は --account が必要です", 2)
+    store = _store(_settings())
+    password = secrets.token_urlsafe(12)
+    try:
+        with store.session() as session:
+            if session.scalar(select(ConsoleUser).where(ConsoleUser.username == username)):
+                raise AccountError(f"user {username!r} exists already / 既に存在します")
+            org_id = get_account(session, account).id if account else None
+            session.add(ConsoleUser(username=username, organisation_id=org_id, role=role,
+                                    password_hash=hash_password(password),
+                                    must_change_password=True))
+    except AccountError as exc:
+        raise _fail(str(exc), 1) from exc
+    typer.echo(f"ユーザー {username} を作成しました。一時パスワード: {password}\n"
+               f"user {username} created; one-time password: {password}")
 
 
 @app.command()
