@@ -298,3 +298,20 @@ def test_send_refuses_bad_requests(database_url, make_gateway, router):
     assert gw.api("POST", "/v1/mail/send", key="nope", json={
         "from": SENDER, "to": "a@example.net"}).status_code == 401
     assert deliveries(gw) == {}
+
+
+def test_bounce_domain_takes_mail_but_not_mixed_with_fax(database_url, make_gateway):
+    gw = make_gateway(database_url)
+    gw.api_key = gw.create_account("acme", SENDER)
+    gw.start()
+    plain = b"From: someone@example.net\r\nSubject: hello\r\n\r\nnot a bounce\r\n"
+    assert gw.send_raw("someone@example.net", ["postmaster@bounce.localhost"],
+                       plain).startswith("250")
+    mixed = gw.send_raw("someone@example.net",
+                        ["postmaster@bounce.localhost", "0312345678@fax.localhost"], plain)
+    assert mixed.startswith("452 4.5.3"), mixed
+    mixed = gw.send_raw(SENDER, ["0312345678@fax.localhost", "postmaster@bounce.localhost"],
+                        plain)
+    assert mixed.startswith("452 4.5.3"), mixed
+    assert gw.send_raw("someone@example.net", ["x@elsewhere.example"], plain).startswith(
+        "550 5.7.1")

@@ -2,7 +2,8 @@
 
 EHLO, then STARTTLS whenever the server offers it (opportunistic, RFC 3207: certificates are
 not verified, and a failed handshake falls back to plain text on a new connection), then per
-delivery one transaction: MAIL FROM (the delivery's VERP return path), RCPT TO, DATA. A
+delivery one transaction: MAIL FROM (the delivery's VERP return path, with SIZE when the
+server announces it, RFC 1870), RCPT TO, DATA. A
 refused transaction is reset (RSET) and the connection serves the next delivery; a 421 or a
 broken connection ends it. Every answer comes back as a `Reply`, never as an exception.
 """
@@ -86,7 +87,8 @@ class Connection:
         assert self.client is not None
         command = "MAIL"
         try:
-            await self.client.mail(mail_from)
+            size = [f"SIZE={len(raw)}"] if self.client.supports_extension("size") else []
+            await self.client.mail(mail_from, options=size)
             command = "RCPT"
             await self.client.rcpt(rcpt)
             command = "DATA"
