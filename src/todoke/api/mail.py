@@ -26,9 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from todoke.api.auth import KeyScope, current_key, get_store
-from todoke.mail.delivery import outcome
+from todoke.mail.submit import Submitter, queue_mail
 from todoke.store.db import Store
-from todoke.store.models import utcnow
 from todoke.store.models_mail import Delivery, DeliveryEvent, MailMessage
 
 router = APIRouter(prefix="/v1/mail", tags=["mail"])
@@ -171,35 +170,14 @@ def send(request: SendRequest, http: Request, key: KeyScope = Depends(current_ke
     raw = message.as_bytes()
     if len(raw) > http.app.state.settings.max_message_size:
         raise HTTPException(413, "message too large")
-    now = utcnow()
+    submitter = Submitter(key.organisation_id, key.server_config_id, key.api_user_id)
     with store.session() as session:
-        row = MailMessage(
-            organisation_id=key.organisation_id, server_config_id=key.server_config_id,
-            api_user_id=key.api_user_id, created=now, mail_from=senders[0][1],
+        row, deliveries = queue_mail(
+            session, submitter, mail_from=senders[0][1], recipients=recipients, raw=raw,
             subject=request.subject, message_id=str(message["Message-ID"]),
-            x_api_data=next((v for k, v in request.headers.items()
-                             if k.lower() == "x-api-data"), "")[:998],
-            size=len(raw), raw=raw,
+            api_data=next((v for k, v in request.headers.items()
+                           if k.lower() == "x-api-data"), ""),
         )
-        session.add(row)
-        session.flush()
-        blocked = outcome.suppressed(session, key.server_config_id, recipients)
-        deliveries: list[Delivery] = []
-        for address in recipients:
-            delivery = Delivery(
-                message_id=row.id, rcpt=address, domain=address.rpartition("@")[2].lower(),
-                status="queued", next_attempt_at=now, verp_token=secrets.token_hex(12),
-                created=now, updated=now,
-            )
-            session.add(delivery)
-            deliveries.append(delivery)
-        session.flush()
-        for delivery in deliveries:
-            if delivery.rcpt.lower() in blocked:
-                outcome.apply(session, delivery.id, None, outcome.blocked(delivery.rcpt))
-            else:
-                session.add(DeliveryEvent(delivery_id=delivery.id, created=now,
-                                          status="queued", detail=""))
         return SendResponse(message_id=row.message_id, deliveries=[
             DeliveryOut(id=d.id, rcpt=d.rcpt, status=d.status) for d in deliveries])
 

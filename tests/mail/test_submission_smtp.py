@@ -1,0 +1,69 @@
+"""SMTP submission: API users authenticate (only after STARTTLS) and send to any domain."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _mail(to: list[str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "shop@example.jp"
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = "ご注文ありがとうございます"
+    msg["X-Api-Data"] = "order-42"
+    msg.set_content("Thank you for your order.\n")
+    return msg
+
+
+def test_submission_with_auth_after_starttls(database_url, make_gateway, smtp_sink):
+    gw = make_gateway(database_url, TODOKE_RELAY=f"127.0.0.1:{smtp_sink.port}")
+    gw.api_key = gw.create_account("shop", "shop@example.jp")
+    gw.start()
+    with smtplib.SMTP("127.0.0.1", gw.smtp_port, timeout=30) as smtp:
+        smtp.ehlo()
+        assert "auth" not in smtp.esmtp_features  # not offered before TLS
+        code, _ = smtp.docmd("AUTH", "PLAIN AGFkbWluAHg=")
+        assert code == 538  # encryption required (RFC 4954)
+        smtp.mail("shop@example.jp")
+        code, reply = smtp.rcpt("anyone@example.net")
+        assert code == 550 and b"Relaying denied" in reply
+        smtp.rset()
+        smtp.starttls(context=_tls())
+        smtp.ehlo()
+        assert "PLAIN" in smtp.esmtp_features["auth"]
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login("admin", gw.api_key + "x")
+        smtp.login("admin", gw.api_key)
+        refused = smtp.send_message(_mail(["a@example.net", "b@example.org"]))
+        assert refused == {}
+        smtp.mail("shop@example.jp")
+        assert smtp.rcpt("c@example.net")[0] == 250
+        assert smtp.rcpt("0312345678@fax.localhost")[0] == 452  # no mixing with faxes
+        smtp.rset()
+    received = smtp_sink.wait_for(2)
+    assert sorted(r.rcpt_tos[0] for r in received) == ["a@example.net", "b@example.org"]
+    for item in received:
+        assert item.mail_from.startswith("bounces+") and item.mail_from.endswith(
+            "@bounce.localhost")
+        assert b"Message-ID:" in item.content and b"X-Api-Data: order-42" in item.content
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = gw.api("GET", "/v1/mail/deliveries").json()["deliveries"]
+        if len(rows) == 2 and all(r["status"] == "delivered" for r in rows):
+            break
+        time.sleep(0.1)
+    assert {r["status"] for r in rows} == {"delivered"}, rows
