@@ -75,9 +75,11 @@ TABLE: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("TODOKE_SMTP_PROCESSES", str(min(os.cpu_count() or 1, 4)), _positive_int,
      "processes accepting SMTP on the one port"),
     ("TODOKE_MAX_MESSAGE_SIZE", str(30 * 1024 * 1024), _positive_int, "SMTP SIZE limit"),
+    ("TODOKE_BOUNCE_RULES", "", str, "TOML/JSON reply-text rules, tried before the built-in"),
     ("TODOKE_TLS_CERT", "", str, "PEM certificate for STARTTLS; empty = self-signed"),
     ("TODOKE_TLS_KEY", "", str, "PEM key of TODOKE_TLS_CERT"),
     ("TODOKE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "log level"),
+    ("TODOKE_RETENTION_DAYS", "40", _positive_int, "days the error log is kept (issue 6)"),
 ]
 
 
@@ -100,9 +102,11 @@ class Settings:
     fax_lines: int
     smtp_processes: int
     max_message_size: int
+    bounce_rules: str
     tls_cert: str
     tls_key: str
     log_level: str
+    retention_days: int = 40  # error log (issue 6)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from todoke import __version__, metrics
 from todoke.api import blocks, fax, lists, mail  # blocks, mail: mail delivery (issue 5)
+from todoke.api import errors as errors_api  # error log (issue 6)
 from todoke.config import Settings
 from todoke.store.db import Store, StoreUnavailable
 from todoke.web.app import mount_console
@@ -22,6 +23,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(lists.router)
     app.include_router(mail.router)  # mail delivery (issue 5)
     app.include_router(blocks.router)  # mail delivery (issue 5)
+    app.include_router(errors_api.router)  # error log (issue 6)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(response: Response) -> dict[str, str]:

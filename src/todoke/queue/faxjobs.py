@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from todoke import log, metrics
 from todoke.config import Settings
+from todoke.errorlog.record import record_fax_error  # error log (issue 6)
 from todoke.fax import codes
 from todoke.fax.transport import FaxResult
 from todoke.store.models import FaxAttempt, FaxJob, Organisation, Outbox, utcnow
@@ -93,6 +94,8 @@ def finish(session: Session, settings: Settings, job: FaxJob, code: str, detail:
     job.next_attempt_at = job.completed
     log.event("fax.done" if success else "fax.failed", job=job.id, code=code,
               attempts=job.attempts, pages=job.pages_sent)
+    if not success:  # error log (issue 6)
+        record_fax_error(session, job)
     wanted = {"always": True, "never": False, "success": success, "failure": not success}
     if wanted.get(job.notify, True):
         queue_notification(session, settings, job)

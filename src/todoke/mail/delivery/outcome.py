@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from todoke.config import Settings
+from todoke.errorlog.record import record_mail_error  # error log (issue 6)
 from todoke.mail.bounce import classify_smtp_reply
 from todoke.mail.delivery import policy
 from todoke.mail.delivery.client import Reply
@@ -129,6 +130,8 @@ def apply(session: Session, delivery_id: int, token: str | None, outcome: Outcom
         delivery.next_attempt_at = outcome.next_attempt_at
     session.add(DeliveryEvent(delivery_id=delivery_id, created=now, status=outcome.status,
                               detail=outcome.text[:20000]))
+    if outcome.status in ("failed", "blocked"):  # error log (issue 6)
+        record_mail_error(session, delivery, delivery.message)
     if outcome.hard and outcome.status == "failed":
         suppress(session, delivery.message.server_config_id, delivery.rcpt, outcome.reason,
                  delivery.id)
