@@ -1,6 +1,7 @@
 """The command line: account commands, and clear exits when a port or the store fails."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -84,6 +85,18 @@ def test_classify_contract_through_the_installed_command(tmp_path):
             record["hardbounce"], record["error_status"]) == (
         "gone@example.net", "userunknown", "5.1.1", "550", True, 2)
     assert record["file"] == str(tmp_path / "bounce.eml")
+
+    # a deployment's own rule, tried before the built-in ones
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\npattern = "User unknown"\nreason = "filtered"\n')
+    env = {**os.environ, "TODOKE_BOUNCE_RULES": str(rules)}
+    ruled = subprocess.run([str(todoke), "classify", "--json", str(tmp_path / "bounce.eml")],
+                           capture_output=True, text=True, timeout=60, env=env)
+    assert json.loads(ruled.stdout)["reason"] == "filtered", ruled.stderr
+    rules.write_text('[[rule]]\npattern = "x"\nreason = "nonsense"\n')
+    broken = subprocess.run([str(todoke), "classify", str(tmp_path / "bounce.eml")],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert broken.returncode == 2 and "nonsense" in broken.stderr
 
 
 def test_users_create(tmp_path):

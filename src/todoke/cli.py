@@ -36,6 +36,13 @@ def _settings() -> Settings:
     except SettingsError as exc:
         raise _fail(f"設定エラー / settings error: {exc}", 2) from exc
     log.setup(settings.log_level)
+    if settings.bounce_rules:  # loaded once; forked ingest processes inherit them
+        from todoke.mail.bounce import load_rules
+
+        try:
+            load_rules(settings.bounce_rules)
+        except (OSError, ValueError, KeyError) as exc:
+            raise _fail(f"TODOKE_BOUNCE_RULES={settings.bounce_rules}: {exc}", 2) from exc
     return settings
 
 
