@@ -273,6 +273,122 @@ def classify(
     raise typer.Exit(classify_main(files, as_json=as_json, jobs=jobs))
 
 
+# --- error log (issue 6): todoke errors search|export, todoke purge ---------------------------
+errors_app = typer.Typer(no_args_is_help=True, help="Error log / エラーログ")
+app.add_typer(errors_app, name="errors")
+
+
+def _error_criteria(start: str, end: str, status: int | None, to: str | None,
+                    retention: int):  # type: ignore[no-untyped-def]
+    from todoke.errorlog.search import SearchError, parse_criteria
+
+    try:
+        return parse_criteria(start, end, status, to, None, retention)
+    except SearchError as exc:
+        raise _fail(f"{exc.ja} / {exc.en}", 2) from exc
+
+
+def _account_scope(store, account: str):  # type: ignore[no-untyped-def]
+    from todoke.accounts import AccountError, get_account
+    from todoke.errorlog.search import Scope
+
+    try:
+        with store.session() as session:
+            return Scope(get_account(session, account).id)
+    except AccountError as exc:
+        raise _fail(str(exc), 1) from exc
+
+
+@errors_app.command("search")
+def errors_search(
+    account: str = typer.Option(..., "--account", help="Account name / アカウント名"),
+    start: str = typer.Option(..., "--start", help="YYYY-MM-DD"),
+    end: str = typer.Option(..., "--end", help="YYYY-MM-DD"),
+    status: int | None = typer.Option(None, "--status", help="Error status 1-11, 99"),
+    to: str | None = typer.Option(None, "--to", help="Recipient, partial match / 部分一致"),
+    page: int = typer.Option(1, "--page"),
+    per_page: int = typer.Option(10, "--per-page"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output"),
+) -> None:
+    """Search the error log of an account / エラーログを検索します."""
+    from todoke.errorlog.search import search, summary
+
+    settings = _settings()
+    store = _store(settings)
+    criteria = _error_criteria(start, end, status, to, settings.retention_days)
+    scope = _account_scope(store, account)
+    with store.read() as session:
+        result = search(session, scope, criteria, page, per_page, settings.retention_days)
+        rows = [summary(r) for r in result.rows]
+    if as_json:
+        typer.echo(json.dumps({"total": result.total, "total_exact": result.total_exact,
+                               "shown": result.shown, "page": result.page,
+                               "per_page": result.per_page, "errors": rows},
+                              ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / hits")
+    for column in ("日時 created (UTC)", "宛先 to", "件名 subject", "status", "reason"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["created"], row["to"], row["subject"], str(row["status"]),
+                      row["reason"])
+    Console().print(table)
+
+
+@errors_app.command("export")
+def errors_export(
+    account: str = typer.Option(..., "--account", help="Account name / アカウント名"),
+    start: str = typer.Option(..., "--start", help="YYYY-MM-DD"),
+    end: str = typer.Option(..., "--end", help="YYYY-MM-DD"),
+    password_file: Path = typer.Option(..., "--password-file",
+                                       help="File holding the ZIP password (8+ characters)"),
+    out: Path = typer.Option(..., "--out", help="ZIP file to write"),
+    status: int | None = typer.Option(None, "--status"),
+    to: str | None = typer.Option(None, "--to"),
+) -> None:
+    """Every hit as CSV in an AES-256 encrypted ZIP / 暗号化ZIPでダウンロードします."""
+    from rich.progress import Progress
+
+    from todoke.errorlog import export
+    from todoke.errorlog.search import SearchError, count
+
+    settings = _settings()
+    try:
+        password = export.check_password(password_file.read_text("utf-8").rstrip("\r\n"))
+    except OSError as exc:
+        raise _fail(f"--password-file: {exc}", 2) from exc
+    except SearchError as exc:
+        raise _fail(f"{exc.ja} / {exc.en}", 2) from exc
+    store = _store(settings)
+    criteria = _error_criteria(start, end, status, to, settings.retention_days)
+    scope = _account_scope(store, account)
+    with store.read() as session:
+        total = count(session, scope, criteria, settings.retention_days)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("export", total=total)
+        rows = export.write_zip(store, scope, criteria, password, out, settings.retention_days,
+                                progress=lambda n: progress.advance(task, n))
+    typer.echo(f"{rows} 件を {out} に書き出しました / {rows} rows written to {out}")
+
+
+@app.command()
+def purge(days: int | None = typer.Option(None, "--days",
+                                          help="Keep this many days (TODOKE_RETENTION_DAYS)"),
+          batch: int = typer.Option(5000, "--batch", help="Rows per transaction")) -> None:
+    """Delete error-log rows past the retention / 保持期間を過ぎたエラーログを削除します."""
+    from todoke.errorlog.retention import purge as run_purge
+
+    settings = _settings()
+    store = _store(settings)
+    keep = days or settings.retention_days
+    deleted = run_purge(store, days=keep, batch=batch)
+    typer.echo(f"{deleted} 件削除しました({keep}日より前) / {deleted} rows older than "
+               f"{keep} days deleted")
+
+
 def main() -> None:
     try:
         app()
