@@ -112,7 +112,7 @@ async def _ingest_only(settings: Settings, store: Store, smtp_sock: socket.socke
     await stop.wait()
     server.close()
     await server.wait_closed()
-    await asyncio.to_thread(handler.intake.close)
+    await asyncio.to_thread(handler.close)
 
 
 def fork_ingest(settings: Settings, store: Store, smtp_sock: socket.socket,
@@ -172,7 +172,7 @@ async def serve(settings: Settings, store: Store, with_worker: bool = True,
     http.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     await smtp.wait_closed()
-    await asyncio.to_thread(handler.intake.close)
+    await asyncio.to_thread(handler.close)
 
 
 async def work(settings: Settings, store: Store) -> None:

@@ -40,6 +40,11 @@ class FaxIngestHandler:
         self.bounces = BounceMailbox(settings, store)  # bounce mailbox (issue 5)
         self.submission = Submission(store)
 
+    def close(self) -> None:
+        """Finish the writes under way (group committers)."""
+        self.intake.close()
+        self.submission.close()
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
         rcpt_options: list[str],

@@ -9,7 +9,6 @@ as a submission server may (RFC 6409, 8.2 and 8.3).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -21,15 +20,22 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from todoke import log
 from todoke.accounts import find_api_user
 from todoke.ingest.faxmail import decode_text
-from todoke.mail.submit import Submitter, queue_mail
+from todoke.ingest.writer import GroupCommitter
+from todoke.mail.submit import Submitted, Submitter, queue_mails
 from todoke.store.db import Store
 
 
 class Submission:
-    """AUTH for API users, and the intake of what they submit."""
+    """AUTH for API users, and the intake of what they submit (through group commit)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.committer: GroupCommitter[Submitted, int] = GroupCommitter(
+            store, queue_mails, "submission-writer")
+
+    def close(self) -> None:
+        self.committer.close()
+
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
                      auth_data: Any) -> AuthResult:
@@ -58,15 +64,8 @@ class Submission:
         if not headers.get("Date"):
             added += f"Date: {formatdate(localtime=True)}\r\n".encode()
         recipients = list(dict.fromkeys(rcpt_tos))
-
-        def commit() -> int:
-            with self.store.session() as session:
-                row, _ = queue_mail(
-                    session, submitter, mail_from=mail_from, recipients=recipients,
-                    raw=added + raw, subject=decode_text(headers.get("Subject")),
-                    message_id=message_id, api_data=decode_text(headers.get("X-Api-Data")))
-                return row.id
-
-        mail_id = await asyncio.to_thread(commit)
+        mail_id = await self.committer.submit(Submitted(
+            submitter, mail_from, recipients, added + raw, decode_text(headers.get("Subject")),
+            message_id, decode_text(headers.get("X-Api-Data"))))
         log.event("submission.accepted", mail=mail_id, rcpts=len(recipients))
         return f"250 2.0.0 OK queued as S{mail_id} ({len(recipients)} deliveries)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from todoke.mail.delivery import outcome
@@ -27,34 +28,68 @@ class Submitter:
     api_user_id: int | None
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """One mail to queue."""
+
+    submitter: Submitter
+    mail_from: str
+    recipients: list[str]  # each once
+    raw: bytes
+    subject: str
+    message_id: str
+    api_data: str
+
+
+def queue_mails(session: Session, mails: list[Submitted]) -> list[int]:
+    """Store many mails at once (bulk inserts); return their MailMessage ids in order.
+    Recipients on a block list are recorded as blocked and never attempted."""
+    if not mails:
+        return []
+    now = utcnow()
+    blocked: set[tuple[int, str]] = set()
+    by_config: dict[int, set[str]] = {}
+    for mail in mails:
+        by_config.setdefault(mail.submitter.server_config_id, set()).update(mail.recipients)
+    for config_id, addresses in by_config.items():
+        blocked |= {(config_id, a) for a in outcome.suppressed(session, config_id,
+                                                               sorted(addresses))}
+    ids = list(session.scalars(
+        insert(MailMessage).returning(MailMessage.id, sort_by_parameter_order=True),
+        [{"organisation_id": m.submitter.organisation_id,
+          "server_config_id": m.submitter.server_config_id,
+          "api_user_id": m.submitter.api_user_id, "created": now, "mail_from": m.mail_from,
+          "subject": m.subject[:998], "message_id": m.message_id[:998],
+          "x_api_data": m.api_data[:998], "size": len(m.raw), "raw": m.raw} for m in mails],
+    ))
+    rows = [{"message_id": mail_id, "rcpt": rcpt, "domain": rcpt.rpartition("@")[2].lower(),
+             "status": "queued", "next_attempt_at": now, "verp_token": secrets.token_hex(12),
+             "created": now, "updated": now, "attempts": 0, "last_reply": "",
+             "reply_code": "", "enhanced_status": "", "reason": "", "hardbounce": False,
+             "remote_mta": "", "source_ip": ""}
+            for mail, mail_id in zip(mails, ids, strict=True) for rcpt in mail.recipients]
+    delivery_ids = list(session.scalars(
+        insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), rows))
+    events = []
+    configs = [m.submitter.server_config_id for m in mails for _ in m.recipients]
+    for row, delivery_id, config_id in zip(rows, delivery_ids, configs, strict=True):
+        if (config_id, str(row["rcpt"]).lower()) in blocked:
+            outcome.apply(session, delivery_id, None, outcome.blocked(str(row["rcpt"])))
+        else:
+            events.append({"delivery_id": delivery_id, "created": now, "status": "queued",
+                           "detail": ""})
+    if events:
+        session.execute(insert(DeliveryEvent), events)
+    return ids
+
+
 def queue_mail(session: Session, submitter: Submitter, *, mail_from: str,
                recipients: list[str], raw: bytes, subject: str, message_id: str,
                api_data: str) -> tuple[MailMessage, list[Delivery]]:
-    """Store the mail and one delivery per recipient (recipients given once each)."""
-    now = utcnow()
-    row = MailMessage(
-        organisation_id=submitter.organisation_id, server_config_id=submitter.server_config_id,
-        api_user_id=submitter.api_user_id, created=now, mail_from=mail_from,
-        subject=subject[:998], message_id=message_id[:998], x_api_data=api_data[:998],
-        size=len(raw), raw=raw,
-    )
-    session.add(row)
-    session.flush()
-    blocked = outcome.suppressed(session, submitter.server_config_id, recipients)
-    deliveries: list[Delivery] = []
-    for address in recipients:
-        delivery = Delivery(
-            message_id=row.id, rcpt=address, domain=address.rpartition("@")[2].lower(),
-            status="queued", next_attempt_at=now, verp_token=secrets.token_hex(12),
-            created=now, updated=now,
-        )
-        session.add(delivery)
-        deliveries.append(delivery)
-    session.flush()
-    for delivery in deliveries:
-        if delivery.rcpt.lower() in blocked:
-            outcome.apply(session, delivery.id, None, outcome.blocked(delivery.rcpt))
-        else:
-            session.add(DeliveryEvent(delivery_id=delivery.id, created=now, status="queued",
-                                      detail=""))
+    """Store one mail and its deliveries; return them (for the API's answer)."""
+    [mail_id] = queue_mails(session, [Submitted(submitter, mail_from, recipients, raw, subject,
+                                                message_id, api_data)])
+    row = session.get_one(MailMessage, mail_id)
+    deliveries = list(session.scalars(select(Delivery).where(Delivery.message_id == mail_id)
+                                      .order_by(Delivery.id)))
     return row, deliveries

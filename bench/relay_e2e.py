@@ -1,0 +1,222 @@
+"""Bench: mails per second from SMTP submission to delivered at a sink, todoke beside Postfix.
+
+Both relay the same load to Postfix's ``smtp-sink`` on 127.0.0.1:
+  - todoke: ``todoke serve`` with TODOKE_RELAY at the sink; SESSIONS client processes submit
+    MAILS mails of 4 KB over SMTP (STARTTLS + AUTH with the API key, as applications do); the
+    clock stops when the store says every delivery is ``delivered``.
+  - Postfix: a private instance (its own queue in a temp dir, relayhost = the sink) fed by
+    ``smtp-source`` with the same sessions, mails and size; the clock stops when its queue is
+    empty. (smtp-source cannot STARTTLS/AUTH, so Postfix's clients cost it less.)
+Needs root and Debian's postfix (smtp-source, smtp-sink). SQLite by default; --engine postgres
+uses a fresh database from TODOKE_TEST_POSTGRES_URL.
+
+    .venv/bin/python bench/relay_e2e.py [--mails 3000] [--sessions 20] [--engine sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, make_url, select, text
+
+from todoke.store.db import Store
+from todoke.store.models_mail import Delivery
+
+SENDER = "shop@example.jp"
+BODY = ("Order line 12345 widget x 4 @ 1,000 JPY\n" * 110)[:4000]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, what: str) -> None:
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not start")
+
+
+def sink(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(["smtp-sink", "-u", "nobody", f"127.0.0.1:{port}", "512"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, "smtp-sink")
+    return process
+
+
+def client(args: tuple[int, str, int, int, int]) -> int:
+    port, key, start, step, total = args
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    mails = []
+    for i in range(start, total, step):  # built before the clock matters, like smtp-source
+        msg = EmailMessage()
+        msg["From"] = SENDER
+        msg["To"] = f"user{i}@example.net"
+        msg["Subject"] = f"order {i}"
+        msg.set_content(BODY)
+        mails.append((f"user{i}@example.net", msg.as_bytes(policy=msg.policy.clone(
+            linesep="\r\n"))))
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        smtp.starttls(context=context)
+        smtp.login("admin", key)
+        for rcpt, raw in mails:
+            smtp.sendmail(SENDER, [rcpt], raw)
+    return len(mails)
+
+
+def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path) -> float:
+    smtp_port, http_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TODOKE_")}
+    env.update(TODOKE_DATA_DIR=str(work / "data"), TODOKE_DATABASE_URL=url,
+               TODOKE_SMTP_LISTEN=f"127.0.0.1:{smtp_port}",
+               TODOKE_HTTP_LISTEN=f"127.0.0.1:{http_port}", TODOKE_LOG_LEVEL="warning",
+               TODOKE_RELAY=f"127.0.0.1:{sink_port}")
+    cli = [sys.executable, "-m", "todoke.cli"]
+    created = subprocess.run([*cli, "accounts", "create", "shop", "--sender", SENDER, "--json"],
+                             env=env, check=True, capture_output=True, text=True)
+    key = json.loads(created.stdout)["api_key"]
+    server = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    store = Store(url)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{http_port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        began = time.perf_counter()
+        with multiprocessing.Pool(sessions) as pool:
+            sent = sum(pool.map(client, [(smtp_port, key, s, sessions, mails)
+                                         for s in range(sessions)]))
+        submitted = time.perf_counter() - began
+        while True:
+            with store.read() as session:
+                done = session.scalar(select(func.count()).select_from(Delivery)
+                                      .where(Delivery.status == "delivered")) or 0
+            if done >= sent:
+                break
+            if time.perf_counter() - began > 600:
+                raise SystemExit(f"only {done} of {sent} delivered")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - began
+    finally:
+        server.terminate()
+        server.wait(30)
+        store.dispose()
+    print(f"  todoke   {sent} mails: submitted in {submitted:.2f} s, all delivered in "
+          f"{elapsed:.2f} s = {sent / elapsed:.0f} mails/s")
+    return sent / elapsed
+
+
+def run_postfix(mails: int, sessions: int, sink_port: int) -> float:
+    root = Path(tempfile.mkdtemp(prefix="bench-postfix-"))
+    os.chmod(root, 0o755)
+    for sub in ("etc", "queue", "data"):
+        (root / sub).mkdir()
+    shutil.chown(root / "data", "postfix")
+    port = free_port()
+    (root / "etc" / "main.cf").write_text(f"""compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.example.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:{sink_port}
+smtp_tls_security_level = none
+maillog_file = /dev/stdout
+biff = no
+""")
+    master = Path("/etc/postfix/master.cf").read_text().splitlines()
+    master = [f"127.0.0.1:{port} inet n - n - - smtpd" if line.startswith("smtp ") and
+              " inet " in line else line for line in master]
+    (root / "etc" / "master.cf").write_text("\n".join(master) + "\n")
+    process = subprocess.Popen(["postfix", "-c", str(root / "etc"), "start-fg"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, "postfix")
+        began = time.perf_counter()
+        subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(mails), "-l", "4096",
+                        "-f", SENDER, "-t", "user@example.net", f"127.0.0.1:{port}"],
+                       check=True)
+        submitted = time.perf_counter() - began
+        while True:
+            queue = subprocess.run(["postqueue", "-c", str(root / "etc"), "-p"],
+                                   capture_output=True, text=True).stdout
+            if "Mail queue is empty" in queue:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - began
+    finally:
+        subprocess.run(["postfix", "-c", str(root / "etc"), "stop"], capture_output=True)
+        process.wait(30)
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"  Postfix  {mails} mails: submitted in {submitted:.2f} s, all delivered in "
+          f"{elapsed:.2f} s = {mails / elapsed:.0f} mails/s")
+    return mails / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mails", type=int, default=3000)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--engine", choices=("sqlite", "postgres"), default="sqlite")
+    args = parser.parse_args()
+    if not (shutil.which("postfix") and shutil.which("smtp-sink") and os.geteuid() == 0):
+        raise SystemExit("needs root and Debian's postfix (smtp-source, smtp-sink)")
+    sink_port = free_port()
+    sink_process = sink(sink_port)
+    try:
+        print(f"SMTP submission → delivered at smtp-sink, {args.sessions} sessions, 4 KB mails")
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.engine == "sqlite":
+                ours = run_todoke(f"sqlite:///{tmp}/relay.db", args.mails, args.sessions,
+                                  sink_port, Path(tmp))
+            else:
+                base = os.environ.get("TODOKE_TEST_POSTGRES_URL",
+                                      "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+                name = "todoke_relay_" + uuid.uuid4().hex[:8]
+                admin = create_engine(base, isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                try:
+                    url = make_url(base).set(database=name).render_as_string(
+                        hide_password=False)
+                    ours = run_todoke(url, args.mails, args.sessions, sink_port, Path(tmp))
+                finally:
+                    with admin.connect() as conn:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        theirs = run_postfix(args.mails, args.sessions, sink_port)
+        print(f"  ratio todoke / Postfix: {ours / theirs:.2f}x")
+    finally:
+        sink_process.terminate()
+
+
+if __name__ == "__main__":
+    main()
