@@ -77,6 +77,10 @@ maillog_file = /dev/stdout
 smtpd_banner = $myhostname ESMTP
 smtp_tls_security_level = may
 biff = no
+# under load a first try may fail: retry within seconds, not Postfix's default 5 minutes
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
 """
 
 
@@ -130,7 +134,7 @@ def _rows(gw: Any, message_id: str) -> dict[str, dict[str, Any]]:
     return {d["rcpt"]: d for d in response.json()["deliveries"]}
 
 
-def _wait(gw: Any, message_id: str, done: Any, timeout: float = 60) -> dict[str, Any]:
+def _wait(gw: Any, message_id: str, done: Any, timeout: float = 150) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     rows: dict[str, Any] = {}
     while time.monotonic() < deadline:
