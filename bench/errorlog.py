@@ -23,11 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, make_url, text
+from _support import fresh_postgres, postgres_base
+from sqlalchemy import insert
 
 from todoke.accounts import add_api_user, create_account
 from todoke.errorlog import export
@@ -178,20 +178,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             bench(f"sqlite:///{tmp}/bench.db", args.rows, args.queries, "sqlite")
     if "postgres" in engines:
-        base = os.environ.get("TODOKE_TEST_POSTGRES_URL")
+        base = postgres_base(default=None)
         if not base:
             print("[postgres] skipped: TODOKE_TEST_POSTGRES_URL not set")
             return
-        name = "todoke_bench_" + uuid.uuid4().hex[:8]
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            bench(make_url(base).set(database=name).render_as_string(hide_password=False),
-                  args.rows, args.queries, "postgres")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        with fresh_postgres(base) as url:
+            bench(url, args.rows, args.queries, "postgres")
 
 
 if __name__ == "__main__":

@@ -19,28 +19,20 @@ import multiprocessing
 import os
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
-import httpx
-from sqlalchemy import create_engine, func, make_url, select, text
+from _support import LOCAL_POSTGRES, free_port, fresh_postgres, postgres_base, wait_healthy
+from sqlalchemy import func, select
 
 from todoke.store.db import Store
 from todoke.store.models import InboundMail
 
 SENDER = "bench@example.jp"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def message(i: int) -> bytes:
@@ -79,12 +71,7 @@ def run_engine(name: str, url: str, mails: int, sessions: int, workdir: Path) ->
     server = subprocess.Popen([*cli, "serve", "--no-worker"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_healthy(http_port)
         if shutil.which("smtp-source"):  # Postfix's C load generator: the client costs ~nothing
             began = time.perf_counter()
             subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(mails), "-l", "4096",
@@ -122,19 +109,8 @@ def main() -> None:
                 rows.append(run_engine("sqlite", f"sqlite:///{workdir / 'bench.db'}",
                                        args.mails, args.sessions, workdir))
                 continue
-            base = (os.environ.get("TODOKE_BENCH_POSTGRES_URL")
-                    or os.environ.get("TODOKE_TEST_POSTGRES_URL")
-                    or "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-            name = "todoke_bench_" + uuid.uuid4().hex[:8]
-            admin = create_engine(base, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = make_url(base).set(database=name).render_as_string(hide_password=False)
+            with fresh_postgres(postgres_base() or LOCAL_POSTGRES) as url:
                 rows.append(run_engine("postgres", url, args.mails, args.sessions, workdir))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"SMTP ingest, {args.sessions} sessions, 4 KB mails (Postfix here: ~700 mails/s)")
     for row in rows:
         print(f"  {row['engine']:9} {row['mails']:6} mails in {row['seconds']:6.2f} s = "

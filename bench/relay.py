@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import shutil
 import socket
@@ -27,7 +26,8 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, make_url, select, text
+from _support import LOCAL_POSTGRES, free_port, fresh_postgres, postgres_base
+from sqlalchemy import func, insert, select
 
 from todoke.accounts import create_account
 from todoke.config import Settings
@@ -37,12 +37,6 @@ from todoke.store.models import utcnow
 from todoke.store.models_mail import Delivery, MailMessage
 
 BODY = ("x" * 76 + "\r\n") * 50
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_sink(port: int) -> subprocess.Popen[bytes]:
@@ -136,20 +130,8 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     run(f"sqlite:///{Path(tmp) / 'todoke.db'}", args.mails, args.domains, port)
                 continue
-            base = (os.environ.get("TODOKE_BENCH_POSTGRES_URL")
-                    or os.environ.get("TODOKE_TEST_POSTGRES_URL")
-                    or "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-            name = "todoke_bench_" + uuid.uuid4().hex[:8]
-            admin = create_engine(base, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = make_url(base).set(database=name).render_as_string(hide_password=False)
+            with fresh_postgres(postgres_base() or LOCAL_POSTGRES) as url:
                 run(url, args.mails, args.domains, port)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
     finally:
         sink.terminate()
         sink.wait()

@@ -27,24 +27,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
-import httpx
-from sqlalchemy import create_engine, func, make_url, select, text
+from _support import LOCAL_POSTGRES, free_port, fresh_postgres, postgres_base, wait_healthy
+from sqlalchemy import func, select
 
 from todoke.store.db import Store
 from todoke.store.models_mail import Delivery
 
 SENDER = "shop@example.jp"
 BODY = ("Order line 12345 widget x 4 @ 1,000 JPY\n" * 110)[:4000]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_port(port: int, what: str) -> None:
@@ -101,12 +94,7 @@ def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path) 
                               stderr=subprocess.DEVNULL)
     store = Store(url)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_healthy(http_port)
         began = time.perf_counter()
         with multiprocessing.Pool(sessions) as pool:
             sent = sum(pool.map(client, [(smtp_port, key, s, sessions, mails)
@@ -199,19 +187,8 @@ def main() -> None:
                 ours = run_todoke(f"sqlite:///{tmp}/relay.db", args.mails, args.sessions,
                                   sink_port, Path(tmp))
             else:
-                base = os.environ.get("TODOKE_TEST_POSTGRES_URL",
-                                      "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-                name = "todoke_relay_" + uuid.uuid4().hex[:8]
-                admin = create_engine(base, isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-                try:
-                    url = make_url(base).set(database=name).render_as_string(
-                        hide_password=False)
+                with fresh_postgres(postgres_base() or LOCAL_POSTGRES) as url:
                     ours = run_todoke(url, args.mails, args.sessions, sink_port, Path(tmp))
-                finally:
-                    with admin.connect() as conn:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         theirs = run_postfix(args.mails, args.sessions, sink_port)
         print(f"  ratio todoke / Postfix: {ours / theirs:.2f}x")
     finally:
