@@ -301,5 +301,6 @@ class Outbox(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
 
+from todoke.store.models_hooks import *  # noqa: E402,F403  (webhooks, issue 6)
 from todoke.store.models_log import *  # noqa: E402,F403  (error log, issue 6)
 from todoke.store.models_mail import *  # noqa: E402,F403  (mail delivery tables, issue 5)

@@ -117,6 +117,7 @@ class Suppression(Base):
     address: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(String(32), default="")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    removed: Mapped[datetime | None] = mapped_column(DateTime)  # released; kept for blocks/list
     source_delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("deliveries.id", name="fk_suppressions_source_delivery", ondelete="SET NULL")
     )
