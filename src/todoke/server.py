@@ -25,12 +25,14 @@ import uvicorn
 from todoke import log
 from todoke.api.app import create_app
 from todoke.config import Settings
+from todoke.errorlog.schedule import Housekeeper
 from todoke.fax.transport import make_transport
 from todoke.ingest.smtp import make_smtp_factory
 from todoke.mail.delivery.worker import MailWorker
 from todoke.mail.outbox import OutboxSender
 from todoke.queue.worker import FaxWorker
 from todoke.store.db import Store
+from todoke.webhooks.dispatch import WebhookDispatcher
 
 EXIT_PORT_IN_USE = 3
 EXIT_STORE_UNAVAILABLE = 4
@@ -85,6 +87,8 @@ async def run_workers(settings: Settings, store: Store, stop: asyncio.Event) -> 
         FaxWorker(settings, store, transport).run(stop),
         OutboxSender(settings, store).run(stop),
         MailWorker(settings, store).run(stop),  # mail delivery (issue 5)
+        Housekeeper(settings, store).run(stop),  # retention purge (issue 6)
+        WebhookDispatcher(settings, store).run(stop),  # webhooks (issue 6)
     )
 
 

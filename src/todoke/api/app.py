@@ -6,7 +6,15 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from todoke import __version__, metrics
-from todoke.api import blocks, fax, lists, mail  # blocks, mail: mail delivery (issue 5)
+from todoke.api import (  # blocks, mail: mail delivery (issue 5)  # issue 6
+    blocks,
+    deliveries,
+    fax,
+    lists,
+    mail,
+    transaction,
+    webhooks,
+)
 from todoke.api import errors as errors_api  # error log (issue 6)
 from todoke.config import Settings
 from todoke.store.db import Store, StoreUnavailable
@@ -24,6 +32,9 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(mail.router)  # mail delivery (issue 5)
     app.include_router(blocks.router)  # mail delivery (issue 5)
     app.include_router(errors_api.router)  # error log (issue 6)
+    app.include_router(deliveries.router)  # delivery log (issue 6)
+    app.include_router(transaction.router)  # the reference shape /transaction/v2 (issue 6)
+    app.include_router(webhooks.router)  # webhooks (issue 6)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(response: Response) -> dict[str, str]:

@@ -1,0 +1,7 @@
+"""API: webhooks (issue 6)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
