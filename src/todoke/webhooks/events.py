@@ -1,0 +1,66 @@
+"""Webhooks, the event outbox (stage: log): ``emit`` queues one event for every enabled webhook
+of a server configuration that subscribes to it, in the caller's transaction, so an event
+exists exactly when the change that made it was committed.
+
+The subscriptions are cached per process for CACHE_SECONDS, so the delivery engine's hot path
+does not query the webhooks table for every outcome; a new or changed webhook takes effect
+within that time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from todoke.store.models import utcnow
+from todoke.store.models_hooks import WEBHOOK_EVENTS, Webhook, WebhookEvent
+
+CACHE_SECONDS = 1.0
+
+_lock = threading.Lock()
+_cache: dict[tuple[int, str], tuple[float, list[int]]] = {}
+
+
+def forget() -> None:
+    """Drop the cached subscriptions (after a webhook is created, changed or deleted)."""
+    with _lock:
+        _cache.clear()
+
+
+def subscribers(session: Session, server_config_id: int, event: str) -> list[int]:
+    """The ids of the enabled webhooks of ``server_config_id`` that want ``event``."""
+    key = (server_config_id, event)
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    rows = session.execute(select(Webhook.id, Webhook.events).where(
+        Webhook.server_config_id == server_config_id, Webhook.enabled.is_(True))).all()
+    ids = [row.id for row in rows if event in row.events.split(",")]
+    with _lock:
+        _cache[key] = (now, ids)
+    return ids
+
+
+def emit(session: Session, server_config_id: int | None, event: str,
+         payloads: list[dict[str, Any]]) -> int:
+    """Queue ``payloads`` (JSON-able dicts) as ``event`` events; returns how many rows."""
+    if event not in WEBHOOK_EVENTS:
+        raise ValueError(f"unknown webhook event {event!r}")
+    if server_config_id is None or not payloads:
+        return 0
+    hooks = subscribers(session, server_config_id, event)
+    if not hooks:
+        return 0
+    now = utcnow()
+    rows = [{"webhook_id": hook, "event": event, "created": now, "next_attempt_at": now,
+             "attempts": 0, "payload": json.dumps(payload, ensure_ascii=False, default=str)}
+            for hook in hooks for payload in payloads]
+    session.execute(insert(WebhookEvent), rows)
+    return len(rows)
