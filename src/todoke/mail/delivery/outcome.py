@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import DateTime, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from todoke.config import Settings
 from todoke.errorlog.record import record_mail_error  # error log (issue 6)
@@ -104,38 +105,82 @@ def _enhanced(text: str, default: str) -> str:
 
 def apply(session: Session, delivery_id: int, token: str | None, outcome: Outcome) -> bool:
     """Write ``outcome``; with a token, only if the delivery is still held under it."""
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None or (token is not None and delivery.claim_token != token):
-        return False
+    return apply_many(session, [(delivery_id, token, outcome)])[0]
+
+
+def apply_many(session: Session, items: list[tuple[int, str | None, Outcome]]) -> list[bool]:
+    """Write many outcomes with a few statements: one read (rows locked on PostgreSQL), one
+    executemany UPDATE, one bulk INSERT of delivery events; the error log and the block list
+    only for the failures. Each item is written only if its delivery is still held under its
+    token (no token: unconditionally, for bounces and blocks at intake)."""
+    if not items:
+        return []
+    ids = sorted({delivery_id for delivery_id, _, _ in items})
+    held = dict(session.execute(
+        select(Delivery.id, Delivery.claim_token).where(Delivery.id.in_(ids))
+        .with_for_update()).tuples().all())
     now = utcnow()
-    if outcome.attempted:
-        delivery.attempts += 1
-    delivery.status = outcome.status
-    delivery.last_reply = outcome.text[:20000]
-    delivery.reply_code = outcome.reply_code[:3]
-    delivery.enhanced_status = outcome.enhanced[:16]
-    delivery.reason = outcome.reason
-    delivery.error_status = outcome.error_status
-    delivery.hardbounce = outcome.hard
-    if outcome.remote_mta:
-        delivery.remote_mta = outcome.remote_mta[:255]
-    if outcome.source_ip:
-        delivery.source_ip = outcome.source_ip
-    delivery.claim_token = None
-    delivery.lease_until = None
-    delivery.updated = now
-    if outcome.status in FINAL:
-        delivery.completed = now
-    if outcome.next_attempt_at is not None:
-        delivery.next_attempt_at = outcome.next_attempt_at
-    session.add(DeliveryEvent(delivery_id=delivery_id, created=now, status=outcome.status,
-                              detail=outcome.text[:20000]))
-    if outcome.status in ("failed", "blocked"):  # error log (issue 6)
+    done: list[bool] = []
+    updates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    failures: list[tuple[int, Outcome]] = []
+    for delivery_id, token, outcome in items:
+        ok = delivery_id in held and (token is None or held[delivery_id] == token)
+        done.append(ok)
+        if not ok:
+            continue
+        held[delivery_id] = None  # a second outcome for the same claim is not ours any more
+        final = outcome.status in FINAL
+        updates.append({
+            "b_id": delivery_id, "b_inc": 1 if outcome.attempted else 0,
+            "status": outcome.status, "last_reply": outcome.text[:20000],
+            "reply_code": outcome.reply_code[:3], "enhanced_status": outcome.enhanced[:16],
+            "reason": outcome.reason, "error_status": outcome.error_status,
+            "hardbounce": outcome.hard, "b_mta": outcome.remote_mta[:255],
+            "b_ip": outcome.source_ip, "updated": now, "b_completed": now if final else None,
+            "b_next": outcome.next_attempt_at})
+        events.append({"delivery_id": delivery_id, "created": now, "status": outcome.status,
+                       "detail": outcome.text[:20000]})
+        if outcome.status in ("failed", "blocked"):
+            failures.append((delivery_id, outcome))
+    if updates:
+        session.connection().execute(_UPDATE, updates)
+        session.execute(insert(DeliveryEvent), events)
+    if failures:
+        _record_failures(session, failures)
+    return done
+
+
+def _update_statement() -> Any:
+    table = Delivery.__table__
+    c = table.c
+    return (update(table).where(c.id == bindparam("b_id")).values(
+        attempts=c.attempts + bindparam("b_inc"),
+        status=bindparam("status"), last_reply=bindparam("last_reply"),
+        reply_code=bindparam("reply_code"), enhanced_status=bindparam("enhanced_status"),
+        reason=bindparam("reason"), error_status=bindparam("error_status"),
+        hardbounce=bindparam("hardbounce"),
+        remote_mta=case((bindparam("b_mta") == "", c.remote_mta), else_=bindparam("b_mta")),
+        source_ip=case((bindparam("b_ip") == "", c.source_ip), else_=bindparam("b_ip")),
+        claim_token=None, lease_until=None, updated=bindparam("updated"),
+        completed=func.coalesce(bindparam("b_completed", type_=DateTime), c.completed),
+        next_attempt_at=func.coalesce(bindparam("b_next", type_=DateTime), c.next_attempt_at)))
+
+
+_UPDATE = _update_statement()
+
+
+def _record_failures(session: Session, failures: list[tuple[int, Outcome]]) -> None:
+    """The error-log rows (issue 6) and hard-bounce suppressions of failed or blocked ones."""
+    by_id = {d.id: d for d in session.scalars(
+        select(Delivery).where(Delivery.id.in_([i for i, _ in failures]))
+        .options(joinedload(Delivery.message)).execution_options(populate_existing=True))}
+    for delivery_id, outcome in failures:
+        delivery = by_id[delivery_id]
         record_mail_error(session, delivery, delivery.message)
-    if outcome.hard and outcome.status == "failed":
-        suppress(session, delivery.message.server_config_id, delivery.rcpt, outcome.reason,
-                 delivery.id)
-    return True
+        if outcome.hard and outcome.status == "failed":
+            suppress(session, delivery.message.server_config_id, delivery.rcpt, outcome.reason,
+                     delivery.id)
 
 
 def suppress(session: Session, server_config_id: int, address: str, reason: str,

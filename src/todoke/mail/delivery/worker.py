@@ -204,5 +204,5 @@ class MailWorker:
     @staticmethod
     def _write_batch(session: Session, batch: list[tuple[Item, outcome.Outcome]]) -> list[bool]:
         """Outcomes of many lanes in one transaction (group commit, ingest/writer.py)."""
-        session.scalars(select(Delivery).where(Delivery.id.in_([i.id for i, _ in batch]))).all()
-        return [outcome.apply(session, item.id, item.token, result) for item, result in batch]
+        return outcome.apply_many(session, [(item.id, item.token, result)
+                                            for item, result in batch])
