@@ -27,6 +27,14 @@ CALL_SECONDS = Histogram(
 OUTBOX_SENT = Counter(
     "todoke_outbox_mails", "Mails todoke wrote itself, by outcome", ["outcome"], registry=REGISTRY
 )
+WEBHOOK_POSTS = Counter(  # webhooks (issue 6)
+    "todoke_webhook_posts", "Webhook batches posted by this process, by outcome "
+    "(ok, http_error, timeout, connection_error)", ["outcome"], registry=REGISTRY,
+)
+WEBHOOK_DROPPED = Counter(  # webhooks (issue 6)
+    "todoke_webhook_events_dropped", "Webhook events given up after 24 h of failed posts",
+    registry=REGISTRY,
+)
 
 
 class StoreCollector(Collector):

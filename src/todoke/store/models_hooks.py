@@ -5,6 +5,11 @@ the error log for ``bounces``, the block list for ``blocks``), read by the webho
 in the worker, which posts them in signed batches (every second or at 100 events) and retries
 with backoff. A ``webhook_events`` row is one event for one endpoint; it is deleted once the
 endpoint has answered 2xx. All times are naive UTC.
+
+A webhook row is also the dispatcher's unit of claim (``claim_token``, ``lease_until``): only
+the worker holding it posts, so at most one batch per webhook is in flight and the order of
+its events is kept; ``next_attempt_at`` is when it may be posted to again (backoff after a
+failed post), ``dropped`` counts events given up after 24 h.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ class Webhook(Base):
     last_success: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
     failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed posts
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dropped: Mapped[int] = mapped_column(Integer, default=0)  # events given up (24 h)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # backoff
+    claim_token: Mapped[str | None] = mapped_column(String(40))  # the posting worker
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_webhooks_server_config", "server_config_id"),)
 
@@ -55,9 +65,7 @@ class WebhookEvent(Base):
     event: Mapped[str] = mapped_column(String(16))  # deliveries | bounces | blocks
     payload: Mapped[str] = mapped_column(Text)  # one JSON object
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    claim_token: Mapped[str | None] = mapped_column(String(40))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed posts so far
 
-    __table_args__ = (Index("ix_webhook_events_due", "webhook_id", "next_attempt_at"),)
+    # a webhook's next batch: its oldest events of one kind, in id order
+    __table_args__ = (Index("ix_webhook_events_batch", "webhook_id", "event", "id"),)

@@ -24,12 +24,29 @@ CACHE_SECONDS = 1.0
 
 _lock = threading.Lock()
 _cache: dict[tuple[int, str], tuple[float, list[int]]] = {}
+_anyone: dict[str, tuple[float, bool]] = {}
 
 
 def forget() -> None:
     """Drop the cached subscriptions (after a webhook is created, changed or deleted)."""
     with _lock:
         _cache.clear()
+        _anyone.clear()
+
+
+def anyone(session: Session, event: str) -> bool:
+    """Whether any enabled webhook of any server configuration wants ``event`` (cached like
+    ``subscribers``): producers skip building payloads at all when nobody listens."""
+    now = time.monotonic()
+    with _lock:
+        hit = _anyone.get(event)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    rows = session.execute(select(Webhook.events).where(Webhook.enabled.is_(True))).scalars()
+    wanted = any(event in events.split(",") for events in rows)
+    with _lock:
+        _anyone[event] = (now, wanted)
+    return wanted
 
 
 def subscribers(session: Session, server_config_id: int, event: str) -> list[int]:
@@ -58,9 +75,17 @@ def emit(session: Session, server_config_id: int | None, event: str,
     hooks = subscribers(session, server_config_id, event)
     if not hooks:
         return 0
+    return queue(session, hooks, event, payloads)
+
+
+def queue(session: Session, webhook_ids: list[int], event: str,
+          payloads: list[dict[str, Any]]) -> int:
+    """Queue ``payloads`` for exactly these webhooks (``emit`` after its lookup; the test
+    event of one webhook); returns how many rows."""
     now = utcnow()
-    rows = [{"webhook_id": hook, "event": event, "created": now, "next_attempt_at": now,
-             "attempts": 0, "payload": json.dumps(payload, ensure_ascii=False, default=str)}
-            for hook in hooks for payload in payloads]
-    session.execute(insert(WebhookEvent), rows)
+    rows = [{"webhook_id": hook, "event": event, "created": now, "attempts": 0,
+             "payload": json.dumps(payload, ensure_ascii=False, default=str)}
+            for hook in webhook_ids for payload in payloads]
+    if rows:
+        session.execute(insert(WebhookEvent), rows)
     return len(rows)

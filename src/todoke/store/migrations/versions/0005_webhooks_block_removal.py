@@ -37,6 +37,11 @@ def upgrade() -> None:
         sa.Column("last_success", sa.DateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_error_at", sa.DateTime(), nullable=True),
+        sa.Column("dropped", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("claim_token", sa.String(length=40), nullable=True),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["organisation_id"], ["organisations.id"],
                                 name="fk_webhooks_organisation", ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["server_config_id"], ["server_configs.id"],
@@ -52,18 +57,15 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
-        sa.Column("claim_token", sa.String(length=40), nullable=True),
-        sa.Column("lease_until", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["webhook_id"], ["webhooks.id"],
                                 name="fk_webhook_events_webhook", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_webhook_events_due", "webhook_events", ["webhook_id", "next_attempt_at"])
+    op.create_index("ix_webhook_events_batch", "webhook_events", ["webhook_id", "event", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_webhook_events_due", table_name="webhook_events")
+    op.drop_index("ix_webhook_events_batch", table_name="webhook_events")
     op.drop_table("webhook_events")
     op.drop_index("ix_webhooks_server_config", table_name="webhooks")
     op.drop_table("webhooks")
