@@ -5,9 +5,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert
@@ -66,8 +67,10 @@ class World:
         return self.client.get(path, params=params,
                                headers={"Authorization": f"Bearer {key or self.a.admin_key}"})
 
-    def today(self, days: int = 0) -> str:
-        return (self.now + timedelta(days=days)).strftime("%Y-%m-%d")
+    def today(self, days: int = 0, zone: str = "Asia/Tokyo") -> str:
+        """A day in the organisations' zone (their default, Asia/Tokyo), ``days`` from now."""
+        local = self.now.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+        return (local + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
 def _tenant(store: Store, name: str) -> Tenant:

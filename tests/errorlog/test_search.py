@@ -4,7 +4,7 @@ retention, tenant isolation, and partial match through the trigram index."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import pyzipper
@@ -56,7 +56,7 @@ def test_paging_and_the_100_rule(world: World) -> None:
     assert len(w.get("/v1/errors", per_page=100, **_range(w)).json()["errors"]) == 100
     assert w.get("/v1/errors", per_page=101, **_range(w)).status_code == 422
     with w.store.read() as session:
-        crit = Criteria(w.now.date() - timedelta(days=2), w.now.date())
+        crit = Criteria(date.fromisoformat(w.today(-2)), date.fromisoformat(w.today()))
         screen = search(session, Scope(w.a.organisation_id), crit, page=10, screen=True)
         assert len(screen.rows) == 10
         assert search(session, Scope(w.a.organisation_id), crit, page=11, screen=True).rows == []

@@ -2,7 +2,8 @@
 
 ``GET /v1/errors?start_date=&end_date=&status=&to=&api_data=&page=&per_page=`` answers
 ``{total, total_exact, shown, page, per_page, errors: [...]}`` newest first (10 per page by
-default, at most 100); ``GET /v1/errors/{id}`` every field of the detail dialog;
+default, at most 100; ``created`` ISO 8601 with the offset of the organisation's zone, the
+dates are days in that zone); ``GET /v1/errors/{id}`` every field of the detail dialog;
 ``POST /v1/errors/download {start_date, end_date, status?, to?, api_data?, password}`` an
 AES-256 ZIP of every hit, only for an organisation with ``download=true`` (403 otherwise).
 An admin key sees its server configuration, any other key only its own API user's rows.
@@ -33,6 +34,7 @@ from todoke.errorlog.search import (
     parse_criteria,
     search,
     summary,
+    zone_of,
 )
 from todoke.errorlog.search import get as get_row
 from todoke.store.db import Store
@@ -78,7 +80,7 @@ def list_errors(
         result = search(session, _scope(key), criteria, page, per_page, retention)
         return {"total": result.total, "total_exact": result.total_exact,
                 "shown": result.shown, "page": result.page, "per_page": result.per_page,
-                "errors": [summary(row) for row in result.rows]}
+                "errors": [summary(row, result.zone) for row in result.rows]}
 
 
 @router.get("/{error_id}")
@@ -90,7 +92,7 @@ def get_error(error_id: int, request: Request, key: KeyScope = Depends(current_k
         if row is None:
             raise HTTPException(404, "エラーログが見つかりません" if lang == "ja"
                                 else "no such error log entry")
-        return detail(row)
+        return detail(row, zone_of(session, key.organisation_id))
 
 
 class DownloadRequest(BaseModel):
