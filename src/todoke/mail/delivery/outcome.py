@@ -185,24 +185,32 @@ def _record_failures(session: Session, failures: list[tuple[int, Outcome]]) -> N
 
 def suppress(session: Session, server_config_id: int, address: str, reason: str,
              delivery_id: int | None) -> None:
-    """Add ``address`` to the suppression list (no error if it is there already)."""
+    """Add ``address`` to the suppression list. An active entry is left as it is; one
+    removed earlier (by API or released after TODOKE_BLOCK_RELEASE_DAYS) is re-activated:
+    removed = NULL, a new created, this bounce's reason and delivery (issue 6)."""
+    now = utcnow()
     values = {"server_config_id": server_config_id, "address": address.lower(),
-              "reason": reason, "created": utcnow(), "source_delivery_id": delivery_id}
+              "reason": reason, "created": now, "source_delivery_id": delivery_id}
+    again = {"removed": None, "created": now, "reason": reason,
+             "source_delivery_id": delivery_id}
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(Suppression).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(Suppression).values(**values).on_conflict_do_nothing()
+    if dialect in ("postgresql", "sqlite"):
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert_(Suppression).values(**values).on_conflict_do_update(
+            index_elements=["server_config_id", "address"], set_=again,
+            where=Suppression.removed.is_not(None))
     else:  # pragma: no cover - only the two engines are supported
         statement = insert(Suppression).values(**values)
     session.execute(statement)
 
 
 def suppressed(session: Session, server_config_id: int, addresses: list[str]) -> set[str]:
-    """The ones of ``addresses`` (lower case) on the server configuration's list."""
+    """The ones of ``addresses`` (lower case) on the server configuration's list and not
+    removed from it."""
     if not addresses:
         return set()
     rows = session.scalars(select(Suppression.address).where(
         Suppression.server_config_id == server_config_id,
-        Suppression.address.in_([a.lower() for a in addresses])))
+        Suppression.address.in_([a.lower() for a in addresses]),
+        Suppression.removed.is_(None)))
     return set(rows)
