@@ -38,6 +38,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in options:
@@ -80,6 +87,10 @@ TABLE: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("TODOKE_TLS_KEY", "", str, "PEM key of TODOKE_TLS_CERT"),
     ("TODOKE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "log level"),
     ("TODOKE_RETENTION_DAYS", "40", _positive_int, "days the error log is kept (issue 6)"),
+    ("TODOKE_PURGE_INTERVAL", "3600", _positive_float,
+     "seconds between the housekeeper's retention purges (issue 6)"),
+    ("TODOKE_BLOCK_RELEASE_DAYS", "30", _non_negative_int,
+     "days until a block-list entry is released; 0 = never (issue 6)"),
 ]
 
 
@@ -107,6 +118,8 @@ class Settings:
     tls_key: str
     log_level: str
     retention_days: int = 40  # error log (issue 6)
+    purge_interval: float = 3600.0  # housekeeper (issue 6)
+    block_release_days: int = 30  # block list (issue 6)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
