@@ -371,3 +371,93 @@ def console_login(session: Session, username: str, password: str,
     holder.failed_logins = 0
     holder.locked_until = None
     return LoginResult(user)
+
+
+# -- server configurations and API users (the console's administration pages) ----------------
+
+NAME_MAX = 100
+API_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+
+
+def _config_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
+        raise AccountError(f"サーバ構成名は1〜{NAME_MAX}文字で指定してください / "
+                           f"a server configuration name has 1 to {NAME_MAX} characters")
+    return name
+
+
+def _config_name_free(session: Session, organisation_id: int, name: str,
+                      own_id: int | None = None) -> None:
+    other = session.scalar(select(ServerConfig.id).where(
+        ServerConfig.organisation_id == organisation_id, ServerConfig.name == name))
+    if other is not None and other != own_id:
+        raise AccountError(f"サーバ構成 {name!r} は既に存在します / "
+                           f"server configuration {name!r} exists already")
+
+
+def create_server_config(session: Session, org: Organisation, name: str) -> ServerConfig:
+    """A new, empty server configuration of ``org`` (names are unique in an organisation)."""
+    name = _config_name(name)
+    _config_name_free(session, org.id, name)
+    config = ServerConfig(organisation=org, name=name)
+    session.add(config)
+    session.flush()
+    return config
+
+
+def rename_server_config(session: Session, config: ServerConfig, name: str) -> None:
+    name = _config_name(name)
+    _config_name_free(session, config.organisation_id, name, config.id)
+    config.name = name
+
+
+def create_api_user(session: Session, config: ServerConfig, name: str,
+                    is_admin: bool = False) -> tuple[ApiUser, str]:
+    """A new API user with a new key (returned once; only its hash is kept). The name is the
+    SMTP AUTH user name: letters, digits and . _ @ + -, unique in the server configuration."""
+    name = name.strip()
+    if not API_USER_NAME.match(name):
+        raise AccountError("APIユーザー名は英数字と . _ @ + - で100文字までです / "
+                           "an API user name has up to 100 letters, digits or . _ @ + -")
+    if session.scalar(select(ApiUser.id).where(ApiUser.server_config_id == config.id,
+                                               ApiUser.name == name)) is not None:
+        raise AccountError(f"APIユーザー {name!r} は既に存在します / "
+                           f"API user {name!r} exists already")
+    user, key = add_api_user(session, config, name, is_admin)
+    session.flush()
+    return user, key
+
+
+def regenerate_api_key(session: Session, user: ApiUser) -> str:
+    """A new key for ``user`` (the old one stops working at once); a revoked user is enabled
+    again with it. Returned once, only its hash is kept."""
+    key = new_api_key()
+    user.key_hash, user.key_prefix, user.disabled = hash_api_key(key), key[:12], False
+    session.flush()
+    return key
+
+
+def revoke_api_user(session: Session, user: ApiUser) -> None:
+    """Disable ``user``: its key is refused from now on (kept for the logs' sake)."""
+    user.disabled = True
+
+
+def set_networks(session: Session, org: Organisation, networks: list[str],
+                 api_user: str | None = None) -> ApiUser:
+    """Let clients in ``networks`` submit mail over SMTP without AUTH as ``api_user`` (the
+    organisation's administrator API user by default); an empty list withdraws it."""
+    from todoke.ingest.submission import parse_networks
+
+    try:
+        parsed = parse_networks(",".join(networks))
+    except ValueError as exc:
+        raise AccountError(f"{exc} / ネットワークアドレスが正しくありません") from exc
+    users = [u for config in org.server_configs for u in config.api_users
+             if (u.name == api_user if api_user else u.is_admin)]
+    if not users:
+        raise AccountError(f"no API user {api_user or '(administrator)'!r} in {org.name!r} / "
+                           "APIユーザーが見つかりません")
+    user = users[0]
+    user.networks = ",".join(str(n) for n in parsed)
+    return user

@@ -8,7 +8,8 @@ This module only mounts the parts; each page family is a module of its own:
 - ``fax_pages``: send history, resend, list sends, properties, senders, lists, audit log
 - ``users_pages``: console users and roles
 - ``admin_pages``: server configurations, API users and keys, the download grant
-- ``report_pages``: delivery reports (配信レポート): delivery log, error log, block list
+- ``report_scope``, ``report_pages``: delivery reports (配信レポート): whose logs, the frame
+- ``report_errors``: the error-log tab (search, detail dialog, encrypted download)
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from todoke.web import fax_pages, login_pages, report_pages, users_pages
+from todoke.web import (
+    admin_pages,
+    fax_pages,
+    login_pages,
+    report_errors,
+    report_pages,
+    users_pages,
+)
 from todoke.web.common import HERE, PREFIX, Redirect
 
 
@@ -33,5 +41,6 @@ def mount_console(app: FastAPI) -> None:
     def root() -> Response:
         return RedirectResponse(f"{PREFIX}/", 307)
 
-    for module in (login_pages, fax_pages, users_pages, report_pages):
+    for module in (login_pages, fax_pages, users_pages, admin_pages, report_pages,
+                   report_errors):
         app.include_router(module.router)

@@ -187,7 +187,8 @@ def finish(ctx: Ctx, response: Response) -> Response:
     return response
 
 
-FLASH = {"saved", "resent", "resent_failed", "deleted", "created_user", "password_changed"}
+FLASH = {"saved", "resent", "resent_failed", "deleted", "created_user", "password_changed",
+         "created", "renamed", "revoked"}
 
 
 def render(ctx: Ctx, template: str, http_status: int = 200, **values: Any) -> Response:
