@@ -165,6 +165,27 @@ def accounts_show(name: str) -> None:
         raise _fail(str(exc), 1) from exc
 
 
+@accounts_app.command("networks")
+def accounts_networks(
+    name: str,
+    networks: list[str] = typer.Argument(None, help="CIDRs, e.g. 192.0.2.0/24; none = withdraw"),
+    api_user: str = typer.Option("", "--api-user", help="API user (default: the administrator)"),
+) -> None:
+    """Let clients in these networks submit mail over SMTP without AUTH, as an API user /
+    指定ネットワークからのSMTP送信を認証なしで受け付けます."""
+    from todoke.accounts import AccountError, get_account, set_networks
+
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            user = set_networks(session, get_account(session, name), networks or [],
+                                api_user or None)
+            typer.echo(json.dumps({"api_user": user.name, "networks":
+                                   [n for n in user.networks.split(",") if n]}))
+    except AccountError as exc:
+        raise _fail(str(exc), 2) from exc
+
+
 @accounts_app.command("list")
 def accounts_list() -> None:
     """List accounts / アカウント一覧."""

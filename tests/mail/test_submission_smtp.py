@@ -67,3 +67,35 @@ def test_submission_with_auth_after_starttls(database_url, make_gateway, smtp_si
             break
         time.sleep(0.1)
     assert {r["status"] for r in rows} == {"delivered"}, rows
+
+
+def _rcpt_code(port: int, rcpt: str) -> int:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo()
+        smtp.mail("shop@example.jp")
+        return smtp.rcpt(rcpt)[0]
+
+
+def test_trusted_network_submits_without_auth(database_url, make_gateway, smtp_sink):
+    gw = make_gateway(database_url, TODOKE_RELAY=f"127.0.0.1:{smtp_sink.port}")
+    gw.api_key = gw.create_account("shop", "shop@example.jp")
+    bad = gw.cli("accounts", "networks", "shop", "127.0.0.300", check=False)
+    assert bad.returncode == 2 and "127.0.0.300" in bad.stderr
+    # a network that does not contain the client: still no relaying
+    assert gw.cli("accounts", "networks", "shop", "192.0.2.0/24").returncode == 0
+    gw.start()
+    for _ in range(4):  # every SMTP process has read the table
+        assert _rcpt_code(gw.smtp_port, "anyone@example.net") == 550
+    assert gw.cli("accounts", "networks", "shop", "127.0.0.0/8").returncode == 0
+    time.sleep(1.1)  # a miss re-reads the table after a second
+    for _ in range(4):
+        assert _rcpt_code(gw.smtp_port, "anyone@example.net") == 250
+        assert _rcpt_code(gw.smtp_port, "0312345678@fax.localhost") == 250  # fax rules unchanged
+    with smtplib.SMTP("127.0.0.1", gw.smtp_port, timeout=30) as smtp:
+        assert smtp.send_message(_mail(["plain@example.net"])) == {}
+        smtp.mail("shop@example.jp")
+        assert smtp.rcpt("x@example.net")[0] == 250
+        assert smtp.rcpt("0312345678@fax.localhost")[0] == 452  # no mixing
+    [received] = smtp_sink.wait_for(1)
+    assert received.rcpt_tos == ["plain@example.net"]
+    assert received.mail_from.startswith("bounces+")

@@ -5,7 +5,8 @@ SUMMARY   mail to ``<number>@TODOKE_FAX_DOMAIN`` (To, Cc or Bcc; at most 500) be
 SECURITY  mail for any other domain is refused (no relaying); a sender who is not authorised
           gets ``250`` and nothing happens (no backscatter), only the audit log records it.
           STARTTLS is offered (ingest/tls.py); AUTH (API users, ingest/submission.py) only
-          after it, and an authenticated session may submit mail for any domain.
+          after it, and an authenticated session may submit mail for any domain; so may a
+          client inside an API user's trusted networks, without AUTH.
 LIMITS    SIZE (TODOKE_MAX_MESSAGE_SIZE, 552 past it), 500 recipients (452 4.5.3),
           lines of 1,000 octets (RFC 5321 4.5.3.1.6), 5 minutes of silence ends a session.
 STANDARDS RFC 5321 (replies 250 / 452 4.5.3 / 550 5.7.1), RFC 3207 (STARTTLS),
@@ -45,13 +46,21 @@ class FaxIngestHandler:
         self.intake.close()
         self.submission.close()
 
+    def _submitter(self, session: Session) -> Any:
+        """Who submits in this session: the AUTH user, else a trusted network's user."""
+        if session.authenticated:
+            return session.auth_data
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        return self.submission.trusted(peer)
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
         rcpt_options: list[str],
     ) -> str:
         domain = address.rpartition("@")[2].lower()
         local_domains = (self.settings.fax_domain, self.settings.bounce_domain)
-        if session.authenticated and domain not in local_domains:
+        submitter = self._submitter(session)
+        if submitter is not None and domain not in local_domains:
             # submission: an authenticated API user may send anywhere, but not mixed with faxes
             if any(a.rpartition("@")[2].lower() in local_domains for a in envelope.rcpt_tos):
                 return "452 4.5.3 Send fax mail and other mail in separate transactions"
@@ -59,7 +68,7 @@ class FaxIngestHandler:
                 return f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per mail)"
             envelope.rcpt_tos.append(address)
             return "250 2.1.5 OK"
-        if session.authenticated and envelope.rcpt_tos and not any(
+        if submitter is not None and envelope.rcpt_tos and not any(
                 a.rpartition("@")[2].lower() in local_domains for a in envelope.rcpt_tos):
             return "452 4.5.3 Send fax mail and other mail in separate transactions"
         # bounce mailbox (issue 5): bounces to the VERP return paths, never mixed with faxes
@@ -85,10 +94,11 @@ class FaxIngestHandler:
         if _all_at(envelope.rcpt_tos, self.settings.bounce_domain):  # bounce mailbox (issue 5)
             return await self.bounces.accept_bounce(raw, list(envelope.rcpt_tos))
         fax = self.settings.fax_domain
-        if session.authenticated and not any(
+        submitter = self._submitter(session)
+        if submitter is not None and not any(
                 a.rpartition("@")[2].lower() == fax for a in envelope.rcpt_tos):
             try:
-                return await self.submission.accept(session.auth_data, envelope.mail_from or "",
+                return await self.submission.accept(submitter, envelope.mail_from or "",
                                                     list(envelope.rcpt_tos), raw)
             except Exception:
                 log.error("submission.error", exc_info=True, peer=peer)

@@ -118,6 +118,8 @@ class ApiUser(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # client networks (CIDRs, comma-separated) that may submit as this user without AUTH
+    networks: Mapped[str] = mapped_column(String(1000), default="", server_default="")
 
     server_config: Mapped[ServerConfig] = relationship(back_populates="api_users")
 

@@ -1,7 +1,9 @@
-"""webhooks and their event outbox; suppressions.removed (issue 6)
+"""webhooks and their event outbox; suppressions.removed (issue 6); api_users.networks (issue 5)
 
 A removed block-list entry is kept with its removal time, so that ``blocks/list`` can show
 removed addresses and a later hard bounce can put the address back (removed = NULL).
+An API user's ``networks`` are the client networks that may submit mail as that user over
+SMTP without AUTH (like Postfix's mynetworks), for applications that cannot authenticate.
 
 Revision ID: 0005
 Revises: 0004
@@ -22,6 +24,9 @@ _REF = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("api_users") as batch:
+        batch.add_column(sa.Column("networks", sa.String(length=1000), nullable=False,
+                                   server_default=""))
     with op.batch_alter_table("suppressions") as batch:
         batch.add_column(sa.Column("removed", sa.DateTime(), nullable=True))
     op.create_table(
@@ -71,3 +76,5 @@ def downgrade() -> None:
     op.drop_table("webhooks")
     with op.batch_alter_table("suppressions") as batch:
         batch.drop_column("removed")
+    with op.batch_alter_table("api_users") as batch:
+        batch.drop_column("networks")
