@@ -94,6 +94,7 @@ class Criteria:
     to: str | None = None
     api_data: str | None = None
     sender: str | None = None
+    kind: str | None = None  # error log: mail | fax (the reference shape's bounces: mail)
 
 
 # --- the organisation's zone ---------------------------------------------------------------
@@ -288,6 +289,8 @@ def conditions(session: Session, scope: Scope, criteria: Criteria,
     where += [ErrorLog.created >= low, ErrorLog.created < high]
     if criteria.status is not None:
         where.append(ErrorLog.status == criteria.status)
+    if criteria.kind:
+        where.append(ErrorLog.kind == criteria.kind)
     fts = ("error_log_fts", ErrorLog.id)
     if criteria.to:
         where.append(partial(session, ErrorLog.to_addr, criteria.to, 1, fts))
