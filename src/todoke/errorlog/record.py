@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from todoke.store.models import FaxJob, utcnow
 from todoke.store.models_log import ErrorLog
 from todoke.store.models_mail import Delivery, MailMessage
+from todoke.webhooks.produce import bounce_recorded  # webhooks (issue 6)
 
 FAX_STATUS = 99
 
@@ -46,6 +47,7 @@ def record_mail_error(session: Session, delivery: Delivery, message: MailMessage
         response=delivery.last_reply or "", delivery_id=delivery.id,
     )
     session.add(row)
+    bounce_recorded(session, row)  # the ``bounces`` webhook event (issue 6)
     return row
 
 

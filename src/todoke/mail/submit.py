@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from todoke.mail.delivery import outcome
 from todoke.store.models import utcnow
 from todoke.store.models_mail import Delivery, DeliveryEvent, MailMessage
+from todoke.webhooks.produce import deliveries_changed  # webhooks (issue 6)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def queue_mails(session: Session, mails: list[Submitted]) -> list[int]:
                            "detail": ""})
     if events:
         session.execute(insert(DeliveryEvent), events)
+        # "queued" webhook events, read only if one of these configurations subscribes
+        deliveries_changed(session, [e["delivery_id"] for e in events], by_config)
     return ids
 
 

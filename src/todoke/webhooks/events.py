@@ -4,7 +4,10 @@ exists exactly when the change that made it was committed.
 
 The subscriptions are cached per process for CACHE_SECONDS, so the delivery engine's hot path
 does not query the webhooks table for every outcome; a new or changed webhook takes effect
-within that time.
+within that time. The cache only says who *may* listen: before inserting, ``emit`` reads those
+webhooks again (one primary-key lookup, ``FOR KEY SHARE`` on PostgreSQL), so a webhook
+deleted, disabled or moved meanwhile never gets a row, and a concurrent delete waits for the
+producer's commit (then its events go with it) instead of failing the producer's transaction.
 """
 
 from __future__ import annotations
@@ -75,7 +78,14 @@ def emit(session: Session, server_config_id: int | None, event: str,
     hooks = subscribers(session, server_config_id, event)
     if not hooks:
         return 0
-    return queue(session, hooks, event, payloads)
+    live = session.execute(
+        select(Webhook.id, Webhook.events)
+        .where(Webhook.id.in_(hooks), Webhook.server_config_id == server_config_id,
+               Webhook.enabled.is_(True))
+        .order_by(Webhook.id)
+        .with_for_update(read=True, key_share=True)).all()
+    return queue(session, [row.id for row in live if event in row.events.split(",")], event,
+                 payloads)
 
 
 def queue(session: Session, webhook_ids: list[int], event: str,

@@ -82,7 +82,8 @@ def claim(session: Session, token: str, limit: int, now: datetime | None = None)
         .where(Webhook.enabled.is_(True), Webhook.next_attempt_at <= now, free, waiting)
         .order_by(Webhook.next_attempt_at, Webhook.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        # NO KEY UPDATE: producers' FOR KEY SHARE (events.emit) do not make us skip the row
+        .with_for_update(key_share=True, skip_locked=True)
     )
     statement = (
         update(Webhook)

@@ -26,6 +26,7 @@ from todoke.mail.delivery.client import Reply
 from todoke.mail.delivery.mx import DestinationError
 from todoke.store.models import utcnow
 from todoke.store.models_mail import Delivery, DeliveryEvent, Suppression
+from todoke.webhooks import produce as webhook_events  # webhooks (issue 6)
 
 FINAL = ("delivered", "failed", "blocked")
 
@@ -146,6 +147,7 @@ def apply_many(session: Session, items: list[tuple[int, str | None, Outcome]]) -
     if updates:
         session.connection().execute(_UPDATE, updates)
         session.execute(insert(DeliveryEvent), events)
+        webhook_events.deliveries_changed(session, [u["b_id"] for u in updates])
     if failures:
         _record_failures(session, failures)
     return done
@@ -201,7 +203,9 @@ def suppress(session: Session, server_config_id: int, address: str, reason: str,
             where=Suppression.removed.is_not(None))
     else:  # pragma: no cover - only the two engines are supported
         statement = insert(Suppression).values(**values)
-    session.execute(statement)
+    if session.execute(statement).rowcount:  # newly on the list: webhooks (issue 6)
+        webhook_events.block_changed(session, server_config_id, address, "added", reason,
+                                     delivery_id)
 
 
 def suppressed(session: Session, server_config_id: int, addresses: list[str]) -> set[str]:
