@@ -67,7 +67,14 @@ def serve(no_worker: bool = typer.Option(False, "--no-worker",
     """SMTP ingest, HTTP API and console, and a worker / 受付・API・ワーカーを起動します."""
     from todoke.accounts import ensure_first_admin
     from todoke.ingest.tls import server_context
-    from todoke.server import StartupError, bind, fork_ingest, run_loop, stop_children
+    from todoke.server import (
+        StartupError,
+        bind,
+        fork_ingest,
+        fork_worker,
+        run_loop,
+        stop_children,
+    )
     from todoke.server import serve as run
 
     settings = _settings()
@@ -85,8 +92,12 @@ def serve(no_worker: bool = typer.Option(False, "--no-worker",
         raise _fail(str(exc), exc.exit_code) from exc
     server_context(settings)  # make the STARTTLS certificate once, before any fork
     children = fork_ingest(settings, store, sockets[0], settings.smtp_processes - 1)
+    inline_worker = not no_worker
+    if inline_worker and settings.worker_process == "yes":
+        children += fork_worker(settings, store)
+        inline_worker = False
     try:
-        run_loop(run(settings, store, with_worker=not no_worker, sockets=sockets))
+        run_loop(run(settings, store, with_worker=inline_worker, sockets=sockets))
     finally:
         stop_children(children)
 
@@ -294,19 +305,30 @@ def classify(
     raise typer.Exit(classify_main(files, as_json=as_json, jobs=jobs))
 
 
-# --- error log (issue 6): todoke errors search|export, todoke purge ---------------------------
+# --- error log, delivery log, block list (issue 6): todoke errors|deliveries|blocks, purge ---
 errors_app = typer.Typer(no_args_is_help=True, help="Error log / エラーログ")
 app.add_typer(errors_app, name="errors")
+deliveries_app = typer.Typer(no_args_is_help=True, help="Delivery log / 配信ログ")
+app.add_typer(deliveries_app, name="deliveries")
+blocks_app = typer.Typer(no_args_is_help=True, help="Block list / 配信停止アドレス")
+app.add_typer(blocks_app, name="blocks")
+
+
+def _searched(parse):  # type: ignore[no-untyped-def]
+    """Run ``parse()``; a SearchError becomes exit code 2 with both messages."""
+    from todoke.errorlog.search import SearchError
+
+    try:
+        return parse()
+    except SearchError as exc:
+        raise _fail(f"{exc.ja} / {exc.en}", 2) from exc
 
 
 def _error_criteria(start: str, end: str, status: int | None, to: str | None,
                     retention: int):  # type: ignore[no-untyped-def]
-    from todoke.errorlog.search import SearchError, parse_criteria
+    from todoke.errorlog.search import parse_criteria
 
-    try:
-        return parse_criteria(start, end, status, to, None, retention)
-    except SearchError as exc:
-        raise _fail(f"{exc.ja} / {exc.en}", 2) from exc
+    return _searched(lambda: parse_criteria(start, end, status, to, None, retention))
 
 
 def _account_scope(store, account: str):  # type: ignore[no-untyped-def]
@@ -320,11 +342,49 @@ def _account_scope(store, account: str):  # type: ignore[no-untyped-def]
         raise _fail(str(exc), 1) from exc
 
 
+def _password(password_file: Path) -> str:
+    from todoke.errorlog import export
+
+    try:
+        text = password_file.read_text("utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise _fail(f"--password-file: {exc}", 2) from exc
+    return str(_searched(lambda: export.check_password(text)))
+
+
+def _write_with_progress(total: int, write, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Run ``write(progress)`` under a rich progress bar of ``total`` rows."""
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("export", total=total)
+        rows = write(lambda n: progress.advance(task, n))
+    typer.echo(f"{rows} 件を {out} に書き出しました / {rows} rows written to {out}")
+
+
+def _print_table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _page_json(result, key: str, rows: list) -> str:  # type: ignore[no-untyped-def]
+    return json.dumps({"total": result.total, "total_exact": result.total_exact,
+                       "shown": result.shown, "page": result.page,
+                       "per_page": result.per_page, key: rows}, ensure_ascii=False)
+
+
 @errors_app.command("search")
 def errors_search(
     account: str = typer.Option(..., "--account", help="Account name / アカウント名"),
-    start: str = typer.Option(..., "--start", help="YYYY-MM-DD"),
-    end: str = typer.Option(..., "--end", help="YYYY-MM-DD"),
+    start: str = typer.Option(..., "--start", help="YYYY-MM-DD (the account's time zone)"),
+    end: str = typer.Option(..., "--end", help="YYYY-MM-DD (the account's time zone)"),
     status: int | None = typer.Option(None, "--status", help="Error status 1-11, 99"),
     to: str | None = typer.Option(None, "--to", help="Recipient, partial match / 部分一致"),
     page: int = typer.Option(1, "--page"),
@@ -340,23 +400,14 @@ def errors_search(
     scope = _account_scope(store, account)
     with store.read() as session:
         result = search(session, scope, criteria, page, per_page, settings.retention_days)
-        rows = [summary(r) for r in result.rows]
+        rows = [summary(r, result.zone) for r in result.rows]
     if as_json:
-        typer.echo(json.dumps({"total": result.total, "total_exact": result.total_exact,
-                               "shown": result.shown, "page": result.page,
-                               "per_page": result.per_page, "errors": rows},
-                              ensure_ascii=False))
+        typer.echo(_page_json(result, "errors", rows))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / hits")
-    for column in ("日時 created (UTC)", "宛先 to", "件名 subject", "status", "reason"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row["created"], row["to"], row["subject"], str(row["status"]),
-                      row["reason"])
-    Console().print(table)
+    _print_table(f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / hits",
+                 ("日時 created", "宛先 to", "件名 subject", "status", "reason"),
+                 [[r["created"], r["to"], r["subject"], str(r["status"]), r["reason"]]
+                  for r in rows])
 
 
 @errors_app.command("export")
@@ -371,43 +422,174 @@ def errors_export(
     to: str | None = typer.Option(None, "--to"),
 ) -> None:
     """Every hit as CSV in an AES-256 encrypted ZIP / 暗号化ZIPでダウンロードします."""
-    from rich.progress import Progress
-
     from todoke.errorlog import export
-    from todoke.errorlog.search import SearchError, count
+    from todoke.errorlog.search import count
 
     settings = _settings()
-    try:
-        password = export.check_password(password_file.read_text("utf-8").rstrip("\r\n"))
-    except OSError as exc:
-        raise _fail(f"--password-file: {exc}", 2) from exc
-    except SearchError as exc:
-        raise _fail(f"{exc.ja} / {exc.en}", 2) from exc
+    password = _password(password_file)
     store = _store(settings)
     criteria = _error_criteria(start, end, status, to, settings.retention_days)
     scope = _account_scope(store, account)
     with store.read() as session:
         total = count(session, scope, criteria, settings.retention_days)
-    with Progress(transient=True) as progress:
-        task = progress.add_task("export", total=total)
-        rows = export.write_zip(store, scope, criteria, password, out, settings.retention_days,
-                                progress=lambda n: progress.advance(task, n))
-    typer.echo(f"{rows} 件を {out} に書き出しました / {rows} rows written to {out}")
+    _write_with_progress(total, lambda progress: export.write_zip(
+        store, scope, criteria, password, out, settings.retention_days, progress=progress), out)
+
+
+def _delivery_criteria(settings: Settings, start: str, end: str, status: str | None,
+                       to: str | None, sender: str | None,
+                       api_data: str | None):  # type: ignore[no-untyped-def]
+    from todoke.errorlog import deliverylog
+
+    return _searched(lambda: deliverylog.parse_criteria(
+        start, end, status, to, api_data, settings.retention_days, sender))
+
+
+@deliveries_app.command("search")
+def deliveries_search(
+    account: str = typer.Option(..., "--account", help="Account name / アカウント名"),
+    start: str = typer.Option(..., "--start", help="YYYY-MM-DD (the account's time zone)"),
+    end: str = typer.Option(..., "--end", help="YYYY-MM-DD (the account's time zone)"),
+    status: str | None = typer.Option(None, "--status",
+                                      help="queued, succeeded, deferred or failed"),
+    to: str | None = typer.Option(None, "--to", help="Recipient, partial match / 部分一致"),
+    sender: str | None = typer.Option(None, "--from", help="Sender, partial match"),
+    api_data: str | None = typer.Option(None, "--api-data", help="X-Api-Data, partial match"),
+    page: int = typer.Option(1, "--page"),
+    per_page: int = typer.Option(10, "--per-page"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output"),
+) -> None:
+    """Search the delivery log of an account / 配信ログを検索します."""
+    from todoke.errorlog import deliverylog
+
+    settings = _settings()
+    store = _store(settings)
+    criteria = _delivery_criteria(settings, start, end, status, to, sender, api_data)
+    scope = _account_scope(store, account)
+    with store.read() as session:
+        result = deliverylog.search(session, scope, criteria, page, per_page,
+                                    settings.retention_days)
+        rows = [deliverylog.summary(r, result.zone, settings.bounce_domain)
+                for r in result.rows]
+    if as_json:
+        typer.echo(_page_json(result, "deliveries", rows))
+        return
+    _print_table(f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / hits",
+                 ("日時 created", "宛先 to", "件名 subject", "status", "reason"),
+                 [[r["created"], r["to"], r["subject"], r["status"], r["reason"]]
+                  for r in rows])
+
+
+@deliveries_app.command("export")
+def deliveries_export(
+    account: str = typer.Option(..., "--account", help="Account name / アカウント名"),
+    start: str = typer.Option(..., "--start", help="YYYY-MM-DD"),
+    end: str = typer.Option(..., "--end", help="YYYY-MM-DD"),
+    password_file: Path = typer.Option(..., "--password-file",
+                                       help="File holding the ZIP password (8+ characters)"),
+    out: Path = typer.Option(..., "--out", help="ZIP file to write"),
+    status: str | None = typer.Option(None, "--status"),
+    to: str | None = typer.Option(None, "--to"),
+    sender: str | None = typer.Option(None, "--from"),
+    api_data: str | None = typer.Option(None, "--api-data"),
+) -> None:
+    """Every hit as CSV in an AES-256 encrypted ZIP / 暗号化ZIPでダウンロードします."""
+    from todoke.errorlog import deliverylog
+
+    settings = _settings()
+    password = _password(password_file)
+    store = _store(settings)
+    criteria = _delivery_criteria(settings, start, end, status, to, sender, api_data)
+    scope = _account_scope(store, account)
+    with store.read() as session:
+        total = deliverylog.count(session, scope, criteria, settings.retention_days)
+    _write_with_progress(total, lambda progress: deliverylog.write_zip(
+        store, scope, criteria, password, out, settings.retention_days, progress=progress,
+        bounce_domain=settings.bounce_domain), out)
+
+
+def _block_criteria(email: str | None, start: str | None, end: str | None,
+                    removed: bool):  # type: ignore[no-untyped-def]
+    from todoke.errorlog import blocklist
+
+    return _searched(lambda: blocklist.parse_criteria(email, start, end, removed))
+
+
+@blocks_app.command("search")
+def blocks_search(
+    account: str = typer.Option(..., "--account", help="Account name / アカウント名"),
+    email: str | None = typer.Option(None, "--email", help="Address, partial match"),
+    start: str | None = typer.Option(None, "--start", help="YYYY-MM-DD, on created"),
+    end: str | None = typer.Option(None, "--end", help="YYYY-MM-DD, on created"),
+    removed: bool = typer.Option(False, "--removed", help="The removed entries / 解除済み"),
+    page: int = typer.Option(1, "--page"),
+    per_page: int = typer.Option(100, "--per-page"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output"),
+) -> None:
+    """Search the block list of an account / 配信停止アドレスを検索します."""
+    from todoke.errorlog import blocklist
+
+    settings = _settings()
+    store = _store(settings)
+    criteria = _block_criteria(email, start, end, removed)
+    scope = _account_scope(store, account)
+    with store.read() as session:
+        result = blocklist.search(session, scope, criteria, page, per_page)
+        rows = [blocklist.summary(r, result.zone) for r in result.rows]
+    if as_json:
+        typer.echo(_page_json(result, "blocks", rows))
+        return
+    _print_table(f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / entries",
+                 ("登録日時 created", "アドレス email", "reason", "解除 removed"),
+                 [[r["created"], r["email"], r["reason"], r["removed"] or ""] for r in rows])
+
+
+@blocks_app.command("export")
+def blocks_export(
+    account: str = typer.Option(..., "--account", help="Account name / アカウント名"),
+    password_file: Path = typer.Option(..., "--password-file",
+                                       help="File holding the ZIP password (8+ characters)"),
+    out: Path = typer.Option(..., "--out", help="ZIP file to write"),
+    email: str | None = typer.Option(None, "--email"),
+    start: str | None = typer.Option(None, "--start"),
+    end: str | None = typer.Option(None, "--end"),
+    removed: bool = typer.Option(False, "--removed"),
+) -> None:
+    """The entries as CSV in an AES-256 encrypted ZIP / 暗号化ZIPでダウンロードします."""
+    from todoke.errorlog import blocklist
+
+    settings = _settings()
+    password = _password(password_file)
+    store = _store(settings)
+    criteria = _block_criteria(email, start, end, removed)
+    scope = _account_scope(store, account)
+    with store.read() as session:
+        total = blocklist.count(session, scope, criteria)
+    _write_with_progress(total, lambda progress: blocklist.write_zip(
+        store, scope, criteria, password, out, progress=progress), out)
 
 
 @app.command()
 def purge(days: int | None = typer.Option(None, "--days",
                                           help="Keep this many days (TODOKE_RETENTION_DAYS)"),
           batch: int = typer.Option(5000, "--batch", help="Rows per transaction")) -> None:
-    """Delete error-log rows past the retention / 保持期間を過ぎたエラーログを削除します."""
+    """Delete the error log and finished mail past the retention, release old blocks /
+    保持期間を過ぎたエラーログと配信ログを削除し、古い配信停止を解除します."""
+    from todoke.errorlog import blocklist
     from todoke.errorlog.retention import purge as run_purge
+    from todoke.errorlog.retention import purge_deliveries
 
     settings = _settings()
     store = _store(settings)
     keep = days or settings.retention_days
     deleted = run_purge(store, days=keep, batch=batch)
+    mail = purge_deliveries(store, days=keep, batch=max(1, min(batch, 1000)))
+    released = blocklist.release(store, days=settings.block_release_days)
     typer.echo(f"{deleted} 件削除しました({keep}日より前) / {deleted} rows older than "
                f"{keep} days deleted")
+    typer.echo(f"配信ログ {mail} 件削除 / {mail} finished deliveries deleted; "
+               f"配信停止 {released} 件解除 / {released} blocks released "
+               f"(TODOKE_BLOCK_RELEASE_DAYS={settings.block_release_days})")
 
 
 def main() -> None:
