@@ -67,14 +67,7 @@ def serve(no_worker: bool = typer.Option(False, "--no-worker",
     """SMTP ingest, HTTP API and console, and a worker / 受付・API・ワーカーを起動します."""
     from todoke.accounts import ensure_first_admin
     from todoke.ingest.tls import server_context
-    from todoke.server import (
-        StartupError,
-        bind,
-        fork_ingest,
-        fork_worker,
-        run_loop,
-        stop_children,
-    )
+    from todoke.server import StartupError, bind, fork_ingest, run_loop, stop_children
     from todoke.server import serve as run
 
     settings = _settings()
@@ -92,12 +85,8 @@ def serve(no_worker: bool = typer.Option(False, "--no-worker",
         raise _fail(str(exc), exc.exit_code) from exc
     server_context(settings)  # make the STARTTLS certificate once, before any fork
     children = fork_ingest(settings, store, sockets[0], settings.smtp_processes - 1)
-    inline_worker = not no_worker
-    if inline_worker and settings.worker_process == "yes":
-        children += fork_worker(settings, store)
-        inline_worker = False
     try:
-        run_loop(run(settings, store, with_worker=inline_worker, sockets=sockets))
+        run_loop(run(settings, store, with_worker=not no_worker, sockets=sockets))
     finally:
         stop_children(children)
 
