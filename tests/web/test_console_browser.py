@@ -1,20 +1,30 @@
 """Web console in a real browser (Debian's Chromium through Playwright) against `todoke serve`:
-log in, set retries to 0, fax by SMTP, watch the failure (6017) in the history, resend it.
+log in, set retries to 0, fax by SMTP, watch the failure (6017) in the history, resend it;
+send mail that a relay on 127.0.0.1 refuses, search the error log by partial address, open the
+detail dialog, download the encrypted ZIP and open it, and check that a group administrator
+without the download grant sees no download button and gets 403 from the download URL.
 Saves screenshots of the main pages to docs/screenshots/ (linked from the README)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import pyzipper
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from todoke import accounts
 from todoke.store.db import Store
-from todoke.store.models import ConsoleUser, Organisation
+from todoke.store.models import ConsoleUser, Organisation, ServerConfig
 
 pytestmark = pytest.mark.slow
 
@@ -129,4 +139,191 @@ def test_login_settings_fail_and_resend_in_the_browser(tmp_path: Path, make_gate
     page.goto(gw.base_url + "/console/history")
     assert page.url.endswith("/console/login")
     context.close()
+    store.dispose()
+
+
+class RefusingRelay:
+    """TODOKE_RELAY on 127.0.0.1: refuses ``nobody…@`` at RCPT like Postfix, takes the rest."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        if address.lower().startswith("nobody"):
+            return (f"550 5.1.1 <{address}>: Recipient address rejected: "
+                    "User unknown in virtual mailbox table")
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 2.0.0 OK"
+
+
+@pytest.fixture
+def relay_port() -> Iterator[int]:
+    from tests.conftest import free_port
+
+    port = free_port()
+    controller = Controller(RefusingRelay(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+def _login(page: Any, base_url: str, username: str, password: str) -> None:
+    page.goto(base_url + "/console/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login")
+    page.wait_for_url("**/console/history")
+
+
+def _wait_for_errors(gw: Any, count: int) -> None:
+    day = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    params = {"start_date": str(day - timedelta(days=1)), "end_date": str(day + timedelta(days=1))}
+    deadline = time.monotonic() + 60
+    total = -1
+    while time.monotonic() < deadline:
+        response = gw.api("GET", "/v1/errors", params=params)
+        total = response.json().get("total", -1) if response.status_code == 200 else -1
+        if total >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the error log has {total} rows, expected {count}")
+
+
+def test_error_log_search_detail_download_and_admin_in_the_browser(
+        tmp_path: Path, make_gateway: Any, browser: Any, relay_port: int) -> None:
+    url = f"sqlite:///{tmp_path / 'todoke.db'}"
+    gw = make_gateway(url, TODOKE_RELAY=f"127.0.0.1:{relay_port}")
+    gw.api_key = gw.create_account("acme", SENDER)
+    gw.cli("accounts", "set", "acme", "download=true")
+    gw.create_account("beta", "fax@beta.example")  # no download grant
+    store = Store(url)
+    with store.session() as session:
+        orgs = {o.name: o.id for o in session.scalars(select(Organisation))}
+        configs = {name: session.scalar(select(ServerConfig.id).where(
+            ServerConfig.organisation_id == org_id)) for name, org_id in orgs.items()}
+        for name, org in (("tanaka", "acme"), ("sato", "beta")):
+            session.add(ConsoleUser(username=name, organisation_id=orgs[org],
+                                    role="group_admin",
+                                    password_hash=accounts.hash_password(name + "-password")))
+    gw.start()
+
+    # twelve recipients the relay refuses (550 5.1.1), one it takes
+    refused = [f"nobody{n:02d}@example.net" for n in range(1, 13)]
+    response = gw.api("POST", "/v1/mail/send", json={
+        "from": SENDER, "to": [*refused, "taro@example.net"], "subject": SUBJECT,
+        "text": "ご注文ありがとうございます。\n", "headers": {"X-Api-Data": "order-42"}})
+    assert response.status_code == 202, response.text
+    _wait_for_errors(gw, len(refused))
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
+                                  accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    _login(page, gw.base_url, "tanaka", "tanaka-password")
+    page.click("nav.tabs >> text=配信レポート")
+    page.wait_for_url("**/console/reports/errors**")
+    assert page.inner_text("#tab-errors") == "エラーログ"
+    assert page.inner_text("#count") == "12件中 1–10件"
+    assert page.locator("#errors tbody tr").count() == 10
+    assert page.locator(".pager a", has_text="2").count() == 1  # the pager, top right
+    _shot(page, "reports-errors")
+
+    # "+" folds the server configuration's API users away and back; choose the API user
+    sc = page.locator(f"#sc-{configs['acme']}")
+    assert sc.get_attribute("open") is not None
+    sc.locator(".toggle").click()
+    assert sc.get_attribute("open") is None
+    sc.locator(".toggle").click()
+    sc.locator(".api-users a", has_text="admin").click()
+    page.wait_for_url("**au=*")
+    assert "admin" in page.inner_text("#selection")
+
+    # search by part of the address
+    page.fill("#to", "nobody1")
+    page.click("#search")
+    page.wait_for_url("**to=nobody1**")
+    rows = page.locator("#errors tbody tr")
+    assert page.inner_text("#count") == "3件中 1–3件" and rows.count() == 3
+    assert sorted(rows.locator(".detail-link").all_inner_texts()) == [
+        "nobody10@example.net", "nobody11@example.net", "nobody12@example.net"]
+    assert rows.first.locator(".subject").inner_text() == SUBJECT
+    assert "2 ユーザ不明" in rows.first.inner_text()
+
+    # the detail dialog, loaded by htmx
+    rows.first.locator(".detail-link").click()
+    dialog = page.locator("#detail-dialog")
+    dialog.wait_for(state="visible")
+    fields = dialog.inner_text()
+    assert SUBJECT in fields and "order-42" in fields and SENDER in fields
+    assert "User unknown in virtual mailbox table" in fields and "bounces+" in fields
+    assert page.evaluate("window.pwned") is None  # subjects are text, never script
+    _shot(page, "reports-detail")
+    page.click("#close-detail")
+    dialog.wait_for(state="hidden")
+
+    # the download dialog: an AES ZIP of every hit, opened with the password
+    page.click("#download")
+    page.locator("#download-dialog").wait_for(state="visible")
+    page.fill("#zip-password", "zip-password-42")
+    _shot(page, "reports-download")
+    with page.expect_download() as download_info:
+        page.click("#download-submit")
+    zip_path = download_info.value.path()
+    with pyzipper.AESZipFile(zip_path) as zf:
+        [name] = zf.namelist()
+        with pytest.raises(RuntimeError):
+            zf.read(name, pwd=b"not-the-password")
+        zf.setpassword(b"zip-password-42")
+        rows_csv = list(csv.reader(io.StringIO(zf.read(name).decode("utf-8"))))
+    assert rows_csv[0][:4] == ["created", "status", "from", "to"]
+    assert sorted(r[3] for r in rows_csv[1:]) == [
+        "nobody10@example.net", "nobody11@example.net", "nobody12@example.net"]
+    assert {r[1] for r in rows_csv[1:]} == {"2"} and rows_csv[1][6] == SUBJECT
+
+    # administration: a new API user's key is shown once
+    page.click("nav.tabs a[href=\"/console/admin\"]")
+    _shot(page, "admin")
+    page.locator(f"#config-{configs['acme']} a").click()
+    page.fill("#api-user-name", "mailer")
+    page.click("#create-api-user")
+    key = page.inner_text("#api-key")
+    assert key.startswith("tdk_")
+    _shot(page, "admin-api-key")
+    page.click("#back-to-config")
+    assert page.locator('tr[data-name="mailer"]').count() == 1
+    assert key not in page.content()
+    assert gw.api("GET", "/v1/fax/jobs", key).status_code == 200  # the key works
+    _shot(page, "admin-server")
+
+    # English, and the reports on a phone
+    page.goto(gw.base_url + "/console/reports/errors?lang=en")
+    assert page.inner_text("#tab-errors") == "Error log"
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                storage_state=context.storage_state())
+    mobile = phone.new_page()
+    mobile.goto(gw.base_url + "/console/reports/errors?lang=ja")
+    assert mobile.locator("#errors tbody tr").count() == 10
+    _shot(mobile, "reports-phone")
+    phone.close()
+    context.close()
+
+    # a group administrator without the grant: no button, and 403 from the download URL
+    other = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+    page = other.new_page()
+    _login(page, gw.base_url, "sato", "sato-password")
+    page.goto(gw.base_url + "/console/reports/errors")
+    assert page.locator("#error-search").count() == 1
+    assert page.locator("#download").count() == 0
+    assert page.locator("#download-dialog").count() == 0
+    day = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    answer = page.request.post(gw.base_url + "/console/reports/errors/download", form={
+        "csrf": page.locator("input[name=csrf]").first.input_value(),
+        "sc": str(configs["beta"]), "start_date": str(day - timedelta(days=1)),
+        "end_date": str(day), "password": "zip-password-42"})
+    assert answer.status == 403
+    assert "ダウンロードは許可されていません" in answer.text()
+    other.close()
     store.dispose()
