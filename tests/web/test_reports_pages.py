@@ -25,6 +25,7 @@ from todoke.config import Settings
 from todoke.store.db import Store
 from todoke.store.models import ApiUser, ConsoleUser, Organisation, ServerConfig, utcnow
 from todoke.store.models_log import ErrorLog
+from todoke.store.models_mail import Delivery, MailMessage, Suppression
 
 with warnings.catch_warnings():  # starlette asks for httpx2, which is not installed
     warnings.simplefilter("ignore")
@@ -46,6 +47,7 @@ class Reports:
     other_admin_user: int  # API user "admin" of other's configuration
     other_error: int  # an error-log row of the organisation "other"
     script_error: int  # acme's row with <script> everywhere
+    deliveries: dict[str, int]  # recipient -> delivery id (acme's three, other's one)
 
     def client(self) -> TestClient:
         return TestClient(create_app(self.settings, self.store))
@@ -100,8 +102,45 @@ def reports(database_url: str, tmp_path: Path) -> Iterator[Reports]:
         _user(session, "carol", "group_admin", orgs["other"])
         _user(session, "root", "admin", None)
         ids = (app_user.id, other_admin, other.id, script.id)
-    yield Reports(store, settings, orgs, configs, *ids)
+        deliveries = _mail(session, orgs, configs, app_user.id)
+    yield Reports(store, settings, orgs, configs, *ids, deliveries)
     store.dispose()
+
+
+def _mail(session, orgs: dict[str, int], configs: dict[str, int],
+          app_user: int) -> dict[str, int]:
+    """acme: one mail by the API user "app" to three recipients (delivered, failed,
+    deferred) and two block-list entries (one removed); other: one mail, one entry."""
+    now = utcnow()
+    ids: dict[str, int] = {}
+    plan = {"acme": [("ok@example.net", "delivered", None, "250 2.0.0 OK"),
+                     ("gone@example.net", "failed", 2, f"550 5.1.1 {SCRIPT}"),
+                     ("later@example.net", "deferred", None, "451 4.3.0 try later")],
+            "other": [("secret@other.example", "delivered", None, "250 OK")]}
+    for name, recipients in plan.items():
+        message = MailMessage(organisation_id=orgs[name], server_config_id=configs[name],
+                              api_user_id=app_user if name == "acme" else None,
+                              mail_from=f"shop@{name}.example", subject=SCRIPT,
+                              message_id=f"<{name}@example>", x_api_data="order-7", raw=b"x",
+                              created=now - timedelta(minutes=5))
+        session.add(message)
+        session.flush()
+        for n, (rcpt, status, error_status, reply) in enumerate(recipients):
+            delivery = Delivery(message_id=message.id, rcpt=rcpt, domain=rcpt.split("@")[1],
+                                status=status, error_status=error_status, last_reply=reply,
+                                source_ip="192.0.2.7", remote_mta="mx.example.net",
+                                verp_token=f"{name}{n:022d}", attempts=1)
+            session.add(delivery)
+            session.flush()
+            ids[rcpt] = delivery.id
+    session.add_all([
+        Suppression(server_config_id=configs["acme"], address="gone@example.net",
+                    reason="userunknown", source_delivery_id=ids["gone@example.net"]),
+        Suppression(server_config_id=configs["acme"], address="old@example.net",
+                    reason="hostunknown", removed=now - timedelta(days=1)),
+        Suppression(server_config_id=configs["other"], address="secret@other.example",
+                    reason="userunknown")])
+    return ids
 
 
 def csrf_of(html: str) -> str:
@@ -443,3 +482,110 @@ def test_the_download_grant_checkbox(reports: Reports) -> None:
     created = root.post("/console/admin/servers", data={
         "csrf": token, "name": "root-made", "organisation": str(other_id)})
     assert created.status_code == 200 and "other" in created.text
+
+
+def test_delivery_log_tab(reports: Reports) -> None:
+    acme, other = reports.configs["acme"], reports.configs["other"]
+    ids = reports.deliveries
+    alice = reports.client()
+    token = login(alice, "alice")
+    page = alice.get("/console/reports/deliveries", params={"sc": acme, **period()})
+    assert page.status_code == 200
+    html = page.text
+    assert "3件中 1–3件" in html and SCRIPT not in html and ESCAPED in html
+    assert "secret@other.example" not in html
+    assert all(word in html for word in ("配信成功", "配信失敗", "再送待ち"))
+    assert "2 ユーザ不明" in html
+    ok = alice.get("/console/reports/deliveries", params={
+        "sc": acme, **period(), "status": "succeeded"}).text
+    assert "1件中 1–1件" in ok and "ok@example.net" in ok
+    bad = alice.get("/console/reports/deliveries", params={
+        "sc": acme, **period(), "status": "bounced"})
+    assert bad.status_code == 422 and 'data-field="status"' in bad.text
+    by_user = alice.get("/console/reports/deliveries", params={
+        "sc": acme, "au": reports.app_user, **period()}).text
+    assert "3件中" in by_user
+    dialog = alice.get(f"/console/reports/deliveries/{ids['gone@example.net']}?sc={acme}",
+                       headers={"HX-Request": "true"}).text
+    assert dialog.startswith('<dialog id="detail-dialog"')
+    assert "192.0.2.7" in dialog and "mx.example.net" in dialog and "order-7" in dialog
+    assert f"550 5.1.1 {ESCAPED}" in dialog and SCRIPT not in dialog
+    assert "bounces+acme" in dialog
+    assert alice.get(f"/console/reports/deliveries/{ids['secret@other.example']}?sc={acme}"
+                     ).status_code == 404
+    assert alice.get(f"/console/reports/deliveries?sc={other}").status_code == 404
+    # download: refused without the grant, an encrypted ZIP with it
+    data = {"csrf": token, "sc": str(acme), "password": "zip-password-1", **period()}
+    assert alice.post("/console/reports/deliveries/download", data=data).status_code == 403
+    with reports.store.session() as session:
+        accounts.set_property(session, session.get_one(Organisation, reports.orgs["acme"]),
+                              "download", "true")
+    assert 'id="download"' in alice.get("/console/reports/deliveries").text
+    response = alice.post("/console/reports/deliveries/download", data=data)
+    assert response.status_code == 200
+    with pyzipper.AESZipFile(io.BytesIO(response.content)) as zf:
+        zf.setpassword(b"zip-password-1")
+        rows = list(csv.reader(io.StringIO(zf.read(zf.namelist()[0]).decode())))
+    assert rows[0][:4] == ["created", "status", "from", "to"] and len(rows) == 4
+    assert sorted(r[3] for r in rows[1:]) == ["gone@example.net", "later@example.net",
+                                              "ok@example.net"]
+    bob = reports.client()
+    data["csrf"] = login(bob, "bob")
+    assert bob.post("/console/reports/deliveries/download", data=data).status_code == 403
+
+
+def test_block_list_tab_and_removal(reports: Reports) -> None:
+    acme, other = reports.configs["acme"], reports.configs["other"]
+    bob = reports.client()
+    bob_token = login(bob, "bob")
+    page = bob.get(f"/console/reports/blocks?sc={acme}").text
+    assert "1件中 1–1件" in page and 'data-email="gone@example.net"' in page
+    assert "old@example.net" not in page and "secret@other.example" not in page
+    assert 'class="danger remove"' not in page  # only administrators remove
+    assert bob.post("/console/reports/blocks/remove", data={
+        "csrf": bob_token, "sc": str(acme), "email": "gone@example.net"}).status_code == 403
+    removed = bob.get(f"/console/reports/blocks?sc={acme}&removed=true").text
+    assert 'data-email="old@example.net"' in removed and "gone@example.net" not in removed
+    assert "gone@" in bob.get(f"/console/reports/blocks?sc={acme}&email=gon").text
+    nothing = bob.get(f"/console/reports/blocks?sc={acme}&email=zzz").text
+    assert "該当する記録はありません" in nothing
+    narrowed = bob.get(f"/console/reports/blocks?sc={acme}&au={reports.app_user}").text
+    assert 'data-email="gone@example.net"' in narrowed  # caused by the API user's own mail
+
+    alice = reports.client()
+    token = login(alice, "alice")
+    page = alice.get(f"/console/reports/blocks?sc={acme}").text
+    assert 'class="danger remove"' in page
+    form = {"sc": str(acme), "email": "gone@example.net"}
+    assert alice.post("/console/reports/blocks/remove", data=form).status_code == 403  # CSRF
+    assert alice.post("/console/reports/blocks/remove", data={
+        **form, "csrf": token, "sc": str(other)}).status_code == 404
+    assert alice.post("/console/reports/blocks/remove", data={
+        "csrf": token, "sc": str(acme), "email": "secret@other.example"}).status_code == 404
+    done = alice.post("/console/reports/blocks/remove", data={**form, "csrf": token})
+    assert done.status_code == 200 and "配信停止を解除しました" in done.text
+    assert "gone@example.net" not in done.text.split('id="block-search"')[1]
+    with reports.store.read() as session:
+        rows = {s.address: s.removed for s in session.scalars(select(Suppression))}
+    assert rows["gone@example.net"] is not None and rows["secret@other.example"] is None
+    assert alice.post("/console/reports/blocks/remove", data={**form, "csrf": token}
+                      ).status_code == 404  # not on the list any more
+
+    carol = reports.client()
+    login(carol, "carol")
+    page = carol.get("/console/reports/blocks").text
+    assert 'data-email="secret@other.example"' in page and "example.net" not in page
+    # the download: a system administrator; a ZIP of the entries found
+    root = reports.client()
+    root_token = login(root, "root")
+    response = root.post("/console/reports/blocks/download", data={
+        "csrf": root_token, "sc": str(acme), "removed": "true", "password": "zip-password-1"})
+    assert response.status_code == 200
+    with pyzipper.AESZipFile(io.BytesIO(response.content)) as zf:
+        zf.setpassword(b"zip-password-1")
+        rows_csv = list(csv.reader(io.StringIO(zf.read(zf.namelist()[0]).decode())))
+    assert rows_csv[0] == ["created", "email", "reason", "removed"]
+    assert sorted(r[1] for r in rows_csv[1:]) == ["gone@example.net", "old@example.net"]
+    assert carol.post("/console/reports/blocks/download", data={
+        "csrf": csrf_of(page), "sc": str(other), "password": "zip-password-1"}
+        ).status_code == 403

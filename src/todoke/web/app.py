@@ -9,7 +9,8 @@ This module only mounts the parts; each page family is a module of its own:
 - ``users_pages``: console users and roles
 - ``admin_pages``: server configurations, API users and keys, the download grant
 - ``report_scope``, ``report_pages``: delivery reports (配信レポート): whose logs, the frame
-- ``report_errors``: the error-log tab (search, detail dialog, encrypted download)
+- ``report_errors``, ``report_deliveries``, ``report_blocks``: the three tabs (search, detail
+  dialog, encrypted download; removing an address from the block list)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from todoke.web import (
     admin_pages,
     fax_pages,
     login_pages,
+    report_blocks,
+    report_deliveries,
     report_errors,
     report_pages,
     users_pages,
@@ -42,5 +45,5 @@ def mount_console(app: FastAPI) -> None:
         return RedirectResponse(f"{PREFIX}/", 307)
 
     for module in (login_pages, fax_pages, users_pages, admin_pages, report_pages,
-                   report_errors):
+                   report_errors, report_deliveries, report_blocks):
         app.include_router(module.router)

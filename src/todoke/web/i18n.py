@@ -337,6 +337,20 @@ WORDS["ja"].update({
     "yes": "はい",
     "no": "いいえ",
     "manage": "管理",
+    "delivery_status": "ステータス",
+    "source_ip": "送信元IP",
+    "remote_mta": "受信サーバ",
+    "events": "経過",
+    "email": "メールアドレス",
+    "block.active": "配信停止中",
+    "block.removed": "解除済み",
+    "registered": "登録日時",
+    "removed_at": "解除日時",
+    "remove": "解除",
+    "removed": "配信停止を解除しました。",
+    "not_on_list": "このアドレスは配信停止リストにありません。",
+    "blocks_help": "ハードバウンスしたアドレスは配信停止になり、以後のメールは送信されずに"
+                   "エラーステータス10(配信停止アドレス)として記録されます。解除すると再び送信されます。",
 })
 
 WORDS["en"].update({
@@ -420,6 +434,20 @@ WORDS["en"].update({
     "yes": "Yes",
     "no": "No",
     "manage": "Manage",
+    "delivery_status": "Status",
+    "source_ip": "Source IP",
+    "remote_mta": "Receiving server",
+    "events": "Events",
+    "email": "Mail address",
+    "block.active": "Blocked",
+    "block.removed": "Removed",
+    "registered": "Added",
+    "removed_at": "Removed",
+    "remove": "Remove",
+    "removed": "Removed from the block list.",
+    "not_on_list": "This address is not on the block list.",
+    "blocks_help": "A hard bounce puts an address on the block list: later mail to it is not "
+                   "sent and is recorded as error status 10 (blocked). Remove it to send again.",
 })
 
 

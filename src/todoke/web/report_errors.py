@@ -12,53 +12,34 @@ shows them. The download is offered, and answered, only under the download grant
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from todoke.errorlog import export
-from todoke.errorlog.search import SearchError, parse_criteria, search
+from todoke.errorlog.search import SearchError, parse_criteria, search, zone
 from todoke.errorlog.search import get as get_error
 from todoke.store.models_log import ErrorLog
-from todoke.web.common import PREFIX, Ctx, context, finish, form, render, store_of
+from todoke.web.common import PREFIX, Ctx, context, form, render, store_of
 from todoke.web.i18n import ERROR_STATUSES, text
 from todoke.web.report_pages import (
-    DEFAULT_DAYS,
     PER_PAGE,
+    form_values,
     frame,
     page_number,
     pager,
     retention_days,
     show_time,
-    today,
-    zone,
+    zip_response,
 )
 from todoke.web.report_scope import Selection, may_download
 
 router = APIRouter(include_in_schema=False)
 
 FIELDS = ("start_date", "end_date", "status", "to", "api_data")
-
-
-def _form_values(params: Mapping[str, Any], tz_name: str) -> dict[str, str]:
-    """The search form as typed (or, before the first search, the last week)."""
-    if not any(name in params for name in FIELDS):
-        day = today(zone(tz_name))
-        return {"start_date": (day - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
-                "end_date": day.isoformat(), "status": "", "to": "", "api_data": ""}
-    values = {}
-    for name in FIELDS:
-        value = params.get(name)
-        values[name] = value.strip()[:1000] if isinstance(value, str) else ""
-    return values
 
 
 def _row(row: ErrorLog, sel: Selection) -> dict[str, Any]:
@@ -73,7 +54,7 @@ def _page(request: Request, ctx: Ctx, params: Mapping[str, Any], http_status: in
     sel, values = frame(request, ctx, "errors", params)
     if sel is None:
         return render(ctx, "report_errors.html", **values)
-    fv = _form_values(params, sel.org.timezone)
+    fv = form_values(params, FIELDS, sel.org.timezone)
     retention = retention_days(request)
     error: dict[str, str] | None = None
     rows: list[dict[str, Any]] = []
@@ -123,8 +104,8 @@ def error_detail(request: Request, error_id: int) -> Response:
     item = {**_row(row, sel), "from": row.from_addr, "return_path": row.return_path,
             "message_id": row.message_id, "api_data": row.api_data, "response": row.response}
     if request.headers.get("hx-request"):
-        return render(ctx, "error_detail.html", item=item)
-    return render(ctx, "error_detail_page.html", **values, item=item)
+        return render(ctx, "detail_dialog.html", item=item, fields="error_fields.html")
+    return render(ctx, "detail_page.html", **values, item=item, fields="error_fields.html")
 
 
 @router.post(f"{PREFIX}/reports/errors/download")
@@ -138,7 +119,7 @@ async def error_download(request: Request) -> Response:
     if not may_download(ctx, sel.org):
         raise HTTPException(403, text(ctx.lang)("download_forbidden"))
     retention = retention_days(request)
-    fv = _form_values(data, sel.org.timezone)
+    fv = form_values(data, FIELDS, sel.org.timezone)
     password = data.get("password")
     try:
         criteria = parse_criteria(fv["start_date"], fv["end_date"], fv["status"], fv["to"],
@@ -146,16 +127,8 @@ async def error_download(request: Request) -> Response:
         secret = export.check_password(password if isinstance(password, str) else None)
     except SearchError as exc:
         return _page(request, ctx, data, 422, download_error=exc.message(ctx.lang))
-    tmp_dir = request.app.state.settings.data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="console-errors-", suffix=".zip", dir=tmp_dir)
-    os.close(fd)
-    try:
-        await run_in_threadpool(export.write_zip, store_of(request), sel.scope, criteria,
-                                secret, path, retention)
-    except BaseException:
-        os.unlink(path)
-        raise
-    name = export.entry_name(criteria).replace(".csv", ".zip")
-    return finish(ctx, FileResponse(path, media_type="application/zip", filename=name,
-                                    background=BackgroundTask(os.unlink, path)))
+    store, scope = store_of(request), sel.scope
+    return await zip_response(
+        request, ctx, lambda path: export.write_zip(store, scope, criteria, secret, path,
+                                                    retention),
+        export.entry_name(criteria).replace(".csv", ".zip"))

@@ -9,15 +9,20 @@ and ``report_blocks``. Times are shown in the organisation's time zone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
+from todoke.errorlog.search import zone
 from todoke.web.common import PREFIX, Ctx, context, finish, store_of
 from todoke.web.report_scope import Selection, choose, may_download, visible_tree
 
@@ -34,13 +39,6 @@ def reports(request: Request) -> Response:
     query = request.url.query
     url = f"{PREFIX}/reports/errors" + (f"?{query}" if query else "")
     return finish(ctx, RedirectResponse(url, 303))
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "Asia/Tokyo")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Tokyo")
 
 
 def show_time(value: datetime | None, tz: ZoneInfo) -> str:
@@ -87,3 +85,38 @@ def pager(page: int, shown: int, per_page: int = PER_PAGE) -> dict[str, Any]:
 def page_number(value: str | None) -> int:
     value = (value or "").strip()
     return int(value) if value.isdigit() and len(value) < 6 else 1
+
+
+def form_values(params: Mapping[str, Any], fields: tuple[str, ...], tz_name: str,
+                dated: bool = True) -> dict[str, str]:
+    """A search form as typed; before the first search, the last week (``dated``) and
+    nothing else."""
+    if not any(name in params for name in fields):
+        values = dict.fromkeys(fields, "")
+        if dated:
+            day = today(zone(tz_name))
+            values["start_date"] = (day - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+            values["end_date"] = day.isoformat()
+        return values
+    values = {}
+    for name in fields:
+        value = params.get(name)
+        values[name] = value.strip()[:1000] if isinstance(value, str) else ""
+    return values
+
+
+async def zip_response(request: Request, ctx: Ctx, write: Callable[[str], int],
+                       filename: str) -> Response:
+    """Run ``write(path)`` (an export into an encrypted ZIP) in a worker thread, then stream
+    the file and delete it afterwards. The password lives only in ``write``'s closure."""
+    tmp_dir = request.app.state.settings.data_dir / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="console-", suffix=".zip", dir=tmp_dir)
+    os.close(fd)
+    try:
+        await run_in_threadpool(write, path)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return finish(ctx, FileResponse(path, media_type="application/zip", filename=filename,
+                                    background=BackgroundTask(os.unlink, path)))
