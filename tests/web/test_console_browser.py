@@ -283,6 +283,24 @@ def test_error_log_search_detail_download_and_admin_in_the_browser(
         "nobody10@example.net", "nobody11@example.net", "nobody12@example.net"]
     assert {r[1] for r in rows_csv[1:]} == {"2"} and rows_csv[1][6] == SUBJECT
 
+    # the delivery log and the block list of the same mail
+    page.click("#tab-deliveries")
+    page.wait_for_url("**/reports/deliveries**")
+    assert page.inner_text("#count") == "13件中 1–10件"
+    _shot(page, "reports-deliveries")
+    page.click("#tab-blocks")
+    page.wait_for_url("**/reports/blocks**")
+    assert page.inner_text("#count") == "12件中 1–10件"  # every hard bounce, none for taro
+    page.fill("#email", "nobody01")
+    page.click("#search")
+    page.wait_for_url("**email=nobody01**")
+    blocked = page.locator('tr[data-email="nobody01@example.net"]')
+    assert page.locator("#blocks tbody tr").count() == 1 and blocked.count() == 1
+    _shot(page, "reports-blocks")
+    blocked.locator("button.remove").click()
+    assert "配信停止を解除しました" in page.inner_text(".flash")
+    assert page.inner_text("#count") == "11件中 1–10件"
+
     # administration: a new API user's key is shown once
     page.click("nav.tabs a[href=\"/console/admin\"]")
     _shot(page, "admin")
@@ -297,6 +315,16 @@ def test_error_log_search_detail_download_and_admin_in_the_browser(
     assert key not in page.content()
     assert gw.api("GET", "/v1/fax/jobs", key).status_code == 200  # the key works
     _shot(page, "admin-server")
+    page.click("#webhooks-link")
+    page.fill("#webhook-url", "https://hooks.example.jp/todoke/events")
+    page.uncheck("#event-deliveries")
+    page.click("#add-webhook")
+    secret = page.inner_text("#webhook-secret")
+    assert secret.startswith("whsec_")
+    page.click("#back-to-webhooks")
+    assert page.locator('#webhooks tr[data-enabled="true"]').count() == 1
+    assert secret not in page.content()
+    _shot(page, "admin-webhooks")
 
     # English, and the reports on a phone
     page.goto(gw.base_url + "/console/reports/errors?lang=en")

@@ -1,7 +1,8 @@
 """Delivery reports (配信レポート) and administration pages over FastAPI's TestClient, on both
 engines: the error log's 100 cap and pager, validation messages, the detail dialog, escaping,
 the download grant (403 without it) and the encrypted ZIP, tenant scope (also for guessed
-ids), API keys shown once, the download-grant checkbox, and CSRF refusals."""
+ids), the delivery-log and block-list tabs, API keys and webhook secrets shown once, the
+download-grant checkbox, and CSRF refusals."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from todoke.store.db import Store
 from todoke.store.models import ApiUser, ConsoleUser, Organisation, ServerConfig, utcnow
 from todoke.store.models_log import ErrorLog
 from todoke.store.models_mail import Delivery, MailMessage, Suppression
+from todoke.webhooks import manage
 
 with warnings.catch_warnings():  # starlette asks for httpx2, which is not installed
     warnings.simplefilter("ignore")
@@ -589,3 +591,56 @@ def test_block_list_tab_and_removal(reports: Reports) -> None:
     assert carol.post("/console/reports/blocks/download", data={
         "csrf": csrf_of(page), "sc": str(other), "password": "zip-password-1"}
         ).status_code == 403
+
+
+def test_webhooks_secret_shown_once_switch_test_delete(reports: Reports) -> None:
+    acme, other = reports.configs["acme"], reports.configs["other"]
+    base = f"/console/admin/servers/{acme}/webhooks"
+    alice = reports.client()
+    token = login(alice, "alice")
+    page = alice.get(base)
+    assert page.status_code == 200 and "記録はありません" in page.text
+    assert f'href="{base}"' in alice.get(f"/console/admin/servers/{acme}").text
+    url = f"https://hooks.example.jp/todoke?x={SCRIPT}"
+    assert alice.post(base, data={"url": url, "events": "bounces"}).status_code == 403  # CSRF
+    bad = alice.post(base, data={"csrf": token, "url": "ftp://hooks.example.jp/",
+                                 "events": "bounces"})
+    assert bad.status_code == 422 and "http:// または https://" in bad.text
+    assert 'value="ftp://hooks.example.jp/"' in bad.text  # what was typed stays
+    none = alice.post(base, data={"csrf": token, "url": "https://hooks.example.jp/"})
+    assert none.status_code == 422 and "イベントを1つ以上" in none.text
+    added = alice.post(base, data={"csrf": token, "url": url,
+                                   "events": ["deliveries", "bounces"]})
+    assert added.status_code == 200 and "今だけ表示されます" in added.text
+    secret = re.search(r'id="webhook-secret">(whsec_[A-Za-z0-9_-]+)</p>', added.text)
+    assert secret and SCRIPT not in added.text
+    listing = alice.get(base).text
+    assert secret.group(1) not in listing and SCRIPT not in listing and ESCAPED in listing
+    with reports.store.read() as session:
+        [hook] = manage.list_webhooks(session, acme)
+        assert hook.secret == secret.group(1) and hook.events == "deliveries,bounces"
+        hook_id = hook.id
+    assert f'id="webhook-{hook_id}" data-enabled="true"' in listing
+    page = alice.post(f"{base}/{hook_id}/disable", data={"csrf": token}).text
+    assert f'id="webhook-{hook_id}" data-enabled="false"' in page and "保存しました" in page
+    page = alice.post(f"{base}/{hook_id}/enable", data={"csrf": token}).text
+    assert f'id="webhook-{hook_id}" data-enabled="true"' in page
+    page = alice.post(f"{base}/{hook_id}/test", data={"csrf": token}).text
+    assert "テストイベントを送信待ちにしました" in page
+    with reports.store.read() as session:
+        assert manage.pending(session, [hook_id]) == {hook_id: 1}
+    # another organisation: not found, by page or by guessing the webhook's id
+    carol = reports.client()
+    carol_token = login(carol, "carol")
+    assert carol.get(base).status_code == 404
+    assert carol.post(f"{base}/{hook_id}/delete", data={"csrf": carol_token}
+                      ).status_code == 404
+    assert carol.post(f"/console/admin/servers/{other}/webhooks/{hook_id}/delete",
+                      data={"csrf": carol_token}).status_code == 404
+    bob = reports.client()
+    assert bob.post(f"{base}/{hook_id}/delete", data={"csrf": login(bob, "bob")}
+                    ).status_code == 403
+    page = alice.post(f"{base}/{hook_id}/delete", data={"csrf": token}).text
+    assert "削除しました" in page and f'id="webhook-{hook_id}"' not in page
+    with reports.store.read() as session:
+        assert manage.list_webhooks(session, acme) == []

@@ -8,6 +8,7 @@ This module only mounts the parts; each page family is a module of its own:
 - ``fax_pages``: send history, resend, list sends, properties, senders, lists, audit log
 - ``users_pages``: console users and roles
 - ``admin_pages``: server configurations, API users and keys, the download grant
+- ``webhook_pages``: webhooks of a server configuration (secret shown once)
 - ``report_scope``, ``report_pages``: delivery reports (配信レポート): whose logs, the frame
 - ``report_errors``, ``report_deliveries``, ``report_blocks``: the three tabs (search, detail
   dialog, encrypted download; removing an address from the block list)
@@ -28,6 +29,7 @@ from todoke.web import (
     report_errors,
     report_pages,
     users_pages,
+    webhook_pages,
 )
 from todoke.web.common import HERE, PREFIX, Redirect
 
@@ -45,5 +47,5 @@ def mount_console(app: FastAPI) -> None:
         return RedirectResponse(f"{PREFIX}/", 307)
 
     for module in (login_pages, fax_pages, users_pages, admin_pages, report_pages,
-                   report_errors, report_deliveries, report_blocks):
+                   report_errors, report_deliveries, report_blocks, webhook_pages):
         app.include_router(module.router)

@@ -188,7 +188,7 @@ def finish(ctx: Ctx, response: Response) -> Response:
 
 
 FLASH = {"saved", "resent", "resent_failed", "deleted", "created_user", "password_changed",
-         "created", "renamed", "revoked", "removed"}
+         "created", "renamed", "revoked", "removed", "test_queued"}
 
 
 def render(ctx: Ctx, template: str, http_status: int = 200, **values: Any) -> Response:

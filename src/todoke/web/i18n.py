@@ -349,6 +349,27 @@ WORDS["ja"].update({
     "remove": "解除",
     "removed": "配信停止を解除しました。",
     "not_on_list": "このアドレスは配信停止リストにありません。",
+    "webhooks": "Webhook",
+    "webhooks_help": "このサーバ構成のイベント(配信・バウンス・配信停止)を JSON にまとめて"
+                     "指定のURLへ POST します(1秒ごと、または100件ごと。失敗すると再送します)。",
+    "webhook_events": "イベント",
+    "event.deliveries": "配信 (deliveries)",
+    "event.bounces": "バウンス (bounces)",
+    "event.blocks": "配信停止 (blocks)",
+    "add_webhook": "Webhookを追加",
+    "webhook_added": "Webhookを追加しました",
+    "secret_once": "署名用シークレットは今だけ表示されます。二度と表示できません。"
+                   "受信側に設定してください。",
+    "signature_help": "各 POST には X-Todoke-Timestamp と X-Todoke-Signature "
+                      "(sha256=「タイムスタンプ.本文」の HMAC-SHA256)が付きます。",
+    "enable": "有効にする",
+    "disable": "無効にする",
+    "send_test": "テスト送信",
+    "test_queued": "テストイベントを送信待ちにしました。",
+    "last_success": "最終成功",
+    "last_error": "最終エラー",
+    "failures": "連続失敗",
+    "pending": "送信待ち",
     "blocks_help": "ハードバウンスしたアドレスは配信停止になり、以後のメールは送信されずに"
                    "エラーステータス10(配信停止アドレス)として記録されます。解除すると再び送信されます。",
 })
@@ -446,6 +467,28 @@ WORDS["en"].update({
     "remove": "Remove",
     "removed": "Removed from the block list.",
     "not_on_list": "This address is not on the block list.",
+    "webhooks": "Webhooks",
+    "webhooks_help": "This server configuration's events (deliveries, bounces, blocks) are "
+                     "posted as JSON batches to the URL (every second or every 100 events; "
+                     "failed posts are retried).",
+    "webhook_events": "Events",
+    "event.deliveries": "Deliveries",
+    "event.bounces": "Bounces",
+    "event.blocks": "Blocks",
+    "add_webhook": "Add webhook",
+    "webhook_added": "Webhook added",
+    "secret_once": "The signing secret is shown only now and never again. Set it in the "
+                   "receiver.",
+    "signature_help": "Every post carries X-Todoke-Timestamp and X-Todoke-Signature "
+                      "(sha256= the HMAC-SHA256 of \"timestamp.body\").",
+    "enable": "Enable",
+    "disable": "Disable",
+    "send_test": "Send a test",
+    "test_queued": "A test event is waiting to be posted.",
+    "last_success": "Last success",
+    "last_error": "Last error",
+    "failures": "failures in a row",
+    "pending": "Waiting",
     "blocks_help": "A hard bounce puts an address on the block list: later mail to it is not "
                    "sent and is recorded as error status 10 (blocked). Remove it to send again.",
 })
