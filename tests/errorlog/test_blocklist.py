@@ -98,7 +98,8 @@ def test_soft_removal_webhook_and_reactivation(world: World) -> None:
     assert [e.event for e in queued] == ["blocks"]
     payload = json.loads(queued[0].payload)
     assert payload["email"] == "bounced@example.com" and payload["action"] == "removed"
-    assert payload["reason"] == "userunknown" and payload["created"].endswith("+09:00")
+    assert payload["reason"] == "userunknown" and payload["removedBy"] == "api"
+    assert payload["created"].endswith("Z") and payload["time"].endswith("Z")
     first_created = row.created
     with w.store.session() as session:  # a new hard bounce puts it back
         outcome.suppress(session, w.a.server_config_id, "Bounced@example.com", "hostunknown",
@@ -126,8 +127,17 @@ def test_release_after_days(world: World) -> None:
     w.fill_blocks(w.b, ["oldb@example.com"], created=w.now - timedelta(days=45))
     w.fill_blocks(w.b, ["gone@example.com"], created=w.now - timedelta(days=60),
                   removed=w.now - timedelta(days=50))
+    with w.store.session() as session:
+        session.add(Webhook(organisation_id=w.b.organisation_id,
+                            server_config_id=w.b.server_config_id, url="http://127.0.0.1:9/",
+                            secret="s", events="blocks"))
+    webhook_events.forget()
     assert blocklist.release(w.store, days=0) == 0  # 0 = never
     assert blocklist.release(w.store, days=30, batch=2) == 3
+    with w.store.read() as session:
+        payloads = [json.loads(e.payload) for e in session.scalars(select(WebhookEvent))]
+    assert [(p["email"], p["action"], p["removedBy"]) for p in payloads] == [
+        ("oldb@example.com", "removed", "release")]  # only b has a webhook
     assert _emails(w) == ["fresh@example.com"]
     assert sorted(_emails(w, removed="true")) == ["old1@example.com", "old2@example.com"]
     assert _emails(w, key=w.b.admin_key) == []

@@ -45,13 +45,13 @@ from todoke.errorlog.search import (
     partial,
     partial_text,
     to_utc,
-    zone,
     zone_of,
 )
 from todoke.store.db import Store
-from todoke.store.models import Organisation, ServerConfig, utcnow
+from todoke.store.models import ServerConfig, utcnow
 from todoke.store.models_mail import Delivery, MailMessage, Suppression
 from todoke.webhooks import events as webhook_events
+from todoke.webhooks.produce import iso as utc_iso
 
 COLUMNS = ("created", "email", "reason", "removed")
 MAX_PER_PAGE = 500  # the block list's API page (unchanged since issue 5)
@@ -149,9 +149,12 @@ def summary(row: Suppression, tz: tzinfo = UTC) -> dict[str, Any]:
             "removed": iso(row.removed, tz), "delivery_id": row.source_delivery_id}
 
 
-def _event(row: Suppression, tz: tzinfo, by: str) -> dict[str, Any]:
-    return {"email": row.address, "action": "removed", "created": iso(row.created, tz),
-            "reason": row.reason, "removedBy": by}
+def _event(row: Suppression, by: str, when: datetime) -> dict[str, Any]:
+    """The ``blocks`` webhook event of a removal, in the shape of webhooks/produce.py
+    (times UTC with ``Z``) plus the entry's ``created`` and who removed it (api | release)."""
+    return {"action": "removed", "email": row.address, "reason": row.reason,
+            "time": utc_iso(when), "created": utc_iso(row.created),
+            "deliveryId": row.source_delivery_id, "removedBy": by}
 
 
 def remove(session: Session, scope: Scope, address: str,
@@ -166,7 +169,7 @@ def remove(session: Session, scope: Scope, address: str,
         return None
     row.removed = now or utcnow()
     webhook_events.emit(session, row.server_config_id, "blocks",
-                        [_event(row, zone_of(session, scope.organisation_id), "api")])
+                        [_event(row, "api", row.removed)])
     return row
 
 
@@ -181,20 +184,18 @@ def release(store: Store, days: int = RELEASE_DAYS, batch: int = 1000,
     total = 0
     while True:
         with store.session() as session:
-            rows = list(session.execute(
-                select(Suppression, Organisation.timezone)
-                .join(ServerConfig, ServerConfig.id == Suppression.server_config_id)
-                .join(Organisation, Organisation.id == ServerConfig.organisation_id)
+            rows = list(session.scalars(
+                select(Suppression)
                 .where(Suppression.removed.is_(None), Suppression.created < cutoff)
-                .order_by(Suppression.id).limit(batch)).tuples())
+                .order_by(Suppression.id).limit(batch)))
             if rows:
                 session.execute(update(Suppression).where(
-                    Suppression.id.in_([row.id for row, _ in rows]),
+                    Suppression.id.in_([row.id for row in rows]),
                     Suppression.removed.is_(None)).values(removed=now))
                 by_config: dict[int, list[dict[str, Any]]] = {}
-                for row, zone_name in rows:
+                for row in rows:
                     by_config.setdefault(row.server_config_id, []).append(
-                        _event(row, zone(zone_name), "release"))
+                        _event(row, "release", now))
                 for config_id, payloads in by_config.items():
                     webhook_events.emit(session, config_id, "blocks", payloads)
         total += len(rows)
