@@ -348,6 +348,7 @@ def test_download_needs_the_grant_and_gives_the_encrypted_zip(reports: Reports) 
     bob_token = login(bob, "bob")
     assert 'id="download"' not in search(bob, acme).text
     assert _download(bob, bob_token, acme, "zip-password-1").status_code == 403
+    assert bob.get("/console/reports/errors/download").status_code == 405  # POST only
     # another organisation's configuration: not found, not downloadable
     carol = reports.client()
     assert _download(carol, login(carol, "carol"), acme, "zip-password-1").status_code == 404

@@ -92,7 +92,7 @@ def deliveries_tab(request: Request) -> Response:
     return _page(request, ctx, request.query_params)
 
 
-@router.get(f"{PREFIX}/reports/deliveries/{{delivery_id}}")
+@router.get(f"{PREFIX}/reports/deliveries/{{delivery_id:int}}")
 def delivery_detail(request: Request, delivery_id: int) -> Response:
     """The detail dialog of one delivery: a <dialog> for htmx, a whole page otherwise."""
     ctx = context(request)

@@ -90,7 +90,7 @@ def errors_tab(request: Request) -> Response:
     return _page(request, ctx, request.query_params)
 
 
-@router.get(f"{PREFIX}/reports/errors/{{error_id}}")
+@router.get(f"{PREFIX}/reports/errors/{{error_id:int}}")
 def error_detail(request: Request, error_id: int) -> Response:
     """The detail dialog (配信詳細): a <dialog> for htmx, a whole page otherwise."""
     ctx = context(request)
