@@ -14,7 +14,7 @@ from todoke.store.db import Store
 from todoke.store.models_hooks import Webhook, WebhookEvent
 from todoke.webhooks.dispatch import WebhookDispatcher
 from todoke.webhooks.events import emit
-from todoke.webhooks.manage import create_webhook, update_webhook
+from todoke.webhooks.manage import create_webhook, delete_webhook, update_webhook
 from todoke.webhooks.sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 from .conftest import Receiver, Tenant, make_settings, run_dispatchers
@@ -233,3 +233,27 @@ def test_two_dispatchers_never_post_an_event_twice(store, tenants, receiver, set
         assert ids == sorted(ids), path  # order kept per webhook
         assert [e["n"] for e in events] == list(range(total)), path
         assert all(len(p.json["events"]) <= 100 for p in receiver.ok_posts(path))
+
+
+def test_a_changed_url_and_a_deleted_webhook(store, tenants, receiver, settings):
+    acme, _ = tenants
+    webhook_id, _ = hook(store, acme, receiver.url("/old"))
+    emit_many(store, acme, "deliveries", 1)
+    dispatcher = WebhookDispatcher(settings, store, tick=0.05)
+    run_dispatchers([dispatcher], lambda: len(receiver.ok_posts("/old")) >= 1)
+    with store.session() as session:
+        update_webhook(session, acme.server_config_id, webhook_id, url=receiver.url("/new"))
+    emit_many(store, acme, "deliveries", 1, start=1)
+    run_dispatchers([dispatcher], lambda: len(receiver.ok_posts("/new")) >= 1, linger=0.2)
+    assert [e["n"] for e in receiver.ok_events("/new")] == [1]
+    assert [e["n"] for e in receiver.ok_events("/old")] == [0]
+
+    emit_many(store, acme, "deliveries", 2, start=2)
+    assert waiting(store) == 2
+    with store.session() as session:
+        assert delete_webhook(session, acme.server_config_id, webhook_id)
+        assert not delete_webhook(session, acme.server_config_id, webhook_id)
+    assert waiting(store) == 0
+    emit_many(store, acme, "deliveries", 1, start=4)  # nobody listens any more
+    run_dispatchers([dispatcher], lambda: True, linger=0.3)
+    assert waiting(store) == 0 and receiver.count() == 2

@@ -74,10 +74,10 @@ class WebhookDispatcher:
         if free <= 0:
             return
         token = uuid.uuid4().hex
-        targets = await asyncio.to_thread(self._claim, token, free)
-        for target in targets:
-            task = asyncio.create_task(self._serve(target, token))
-            self.tasks[target.id] = task
+        claimed = await asyncio.to_thread(self._claim, token, free)
+        for webhook_id in claimed:
+            task = asyncio.create_task(self._serve(webhook_id, token))
+            self.tasks[webhook_id] = task
             task.add_done_callback(self._forget_task)
 
     def _forget_task(self, task: asyncio.Task[None]) -> None:
@@ -92,30 +92,30 @@ class WebhookDispatcher:
 
     # -- one webhook --------------------------------------------------------------------------
 
-    async def _serve(self, target: outbox.Target, token: str) -> None:
+    async def _serve(self, webhook_id: int, token: str) -> None:
         try:
             for _ in range(MAX_BATCHES_PER_CLAIM):
-                batch = await asyncio.to_thread(self._next, target.id)
+                batch = await asyncio.to_thread(self._next, webhook_id)
                 if batch is None:
                     break
-                error = await self._post(target, batch)
+                error = await self._post(batch)
                 if error is not None:
                     await asyncio.to_thread(self._failed, batch, token, error)
                     return  # failed() released the claim into backoff
                 held = await asyncio.to_thread(self._succeeded, batch, token)
                 if not held or len(batch.ids) < self.batch_size:
                     break
-            await asyncio.to_thread(self._release, target.id, token)
+            await asyncio.to_thread(self._release, webhook_id, token)
         except Exception:
-            log.error("webhook.serve_error", exc_info=True, webhook=target.id)
+            log.error("webhook.serve_error", exc_info=True, webhook=webhook_id)
 
-    async def _post(self, target: outbox.Target, batch: outbox.Batch) -> str | None:
+    async def _post(self, batch: outbox.Batch) -> str | None:
         """Post one batch; None on 2xx, else the reason it failed."""
         assert self.client is not None
         body = batch.body(utcnow())
-        headers = sign.headers(target.secret, body)
+        headers = sign.headers(batch.secret, body)
         try:
-            response = await self.client.post(target.url, content=body, headers=headers)
+            response = await self.client.post(batch.url, content=body, headers=headers)
         except httpx.TimeoutException:
             metrics.WEBHOOK_POSTS.labels("timeout").inc()
             seconds = f"{self.timeout:g}"
@@ -131,7 +131,7 @@ class WebhookDispatcher:
 
     # -- store work (in a thread) ---------------------------------------------------------------
 
-    def _claim(self, token: str, limit: int) -> list[outbox.Target]:
+    def _claim(self, token: str, limit: int) -> list[int]:
         with self.store.session() as session:
             return outbox.claim(session, token, limit)
 

@@ -39,22 +39,16 @@ KINDS = (*WEBHOOK_EVENTS, "test")
 
 
 @dataclass(frozen=True)
-class Target:
-    """A claimed webhook: where to post and the key to sign with."""
-
-    id: int
-    url: str
-    secret: str
-
-
-@dataclass(frozen=True)
 class Batch:
-    """Up to BATCH_SIZE events of one kind for one webhook, oldest first."""
+    """Up to BATCH_SIZE events of one kind for one webhook, oldest first, with where they go
+    (read with the batch, so a changed URL or secret counts from the next batch on)."""
 
     webhook_id: int
     event: str
     ids: list[int]
     payloads: list[dict[str, Any]]
+    url: str = ""
+    secret: str = ""
 
     def body(self, sent: datetime) -> bytes:
         """The JSON posted: ``{"event", "webhook_id", "sent", "events": [...]}``; each event
@@ -72,8 +66,9 @@ def backoff_minutes(failures: int) -> float:
                BACKOFF_FIRST_MINUTES * BACKOFF_FACTOR ** max(failures - 1, 0))
 
 
-def claim(session: Session, token: str, limit: int, now: datetime | None = None) -> list[Target]:
-    """Claim up to ``limit`` enabled webhooks that have events and are not in backoff."""
+def claim(session: Session, token: str, limit: int, now: datetime | None = None) -> list[int]:
+    """Claim up to ``limit`` enabled webhooks that have events and are not in backoff; return
+    their ids."""
     now = now or utcnow()
     waiting = exists().where(WebhookEvent.webhook_id == Webhook.id)
     free = or_(Webhook.claim_token.is_(None), Webhook.lease_until < now)
@@ -89,15 +84,19 @@ def claim(session: Session, token: str, limit: int, now: datetime | None = None)
         update(Webhook)
         .where(Webhook.id.in_(due), free)
         .values(claim_token=token, lease_until=now + LEASE)
-        .returning(Webhook.id, Webhook.url, Webhook.secret)
+        .returning(Webhook.id)
         .execution_options(synchronize_session=False)
     )
-    return sorted((Target(row.id, row.url, row.secret) for row in session.execute(statement)),
-                  key=lambda target: target.id)
+    return sorted(session.scalars(statement).all())
 
 
 def next_batch(session: Session, webhook_id: int, size: int = BATCH_SIZE) -> Batch | None:
-    """The webhook's next batch: the kind whose oldest event is oldest, in id order."""
+    """The webhook's next batch: the kind whose oldest event is oldest, in id order; None when
+    nothing waits, or the webhook was disabled or deleted meanwhile."""
+    hook = session.execute(select(Webhook.url, Webhook.secret).where(
+        Webhook.id == webhook_id, Webhook.enabled.is_(True))).first()
+    if hook is None:
+        return None
     heads: list[tuple[int, str]] = []
     for kind in KINDS:  # one index lookup each on (webhook_id, event, id)
         first = session.scalar(select(func.min(WebhookEvent.id)).where(
@@ -112,7 +111,7 @@ def next_batch(session: Session, webhook_id: int, size: int = BATCH_SIZE) -> Bat
         .where(WebhookEvent.webhook_id == webhook_id, WebhookEvent.event == kind)
         .order_by(WebhookEvent.id).limit(size)).all()
     return Batch(webhook_id, kind, [row.id for row in rows],
-                 [json.loads(row.payload) for row in rows])
+                 [json.loads(row.payload) for row in rows], hook.url, hook.secret)
 
 
 def succeeded(session: Session, batch: Batch, token: str) -> bool:
