@@ -49,6 +49,7 @@ def test_mail_outcomes_reach_the_webhook(database_url, make_gateway, receiver: R
         # the other organisation's webhook must hear nothing of acme's mail
         assert gw.api("POST", "/v1/webhooks", other_key,
                       json={"url": receiver.url("/other")}).status_code == 201
+        time.sleep(1.2)  # a worker in another process sees a new webhook within a second
 
         sent = gw.api("POST", "/v1/mail/send", json={
             "from": SENDER, "to": ["ok@example.net", "user-550@example.net"],
