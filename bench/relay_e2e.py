@@ -1,12 +1,16 @@
 """Bench: mails per second from SMTP submission to delivered at a sink, todoke beside Postfix.
 
-Both relay the same load to Postfix's ``smtp-sink`` on 127.0.0.1:
-  - todoke: ``todoke serve`` with TODOKE_RELAY at the sink; SESSIONS client processes submit
-    MAILS mails of 4 KB over SMTP (STARTTLS + AUTH with the API key, as applications do); the
-    clock stops when the store says every delivery is ``delivered``.
+All relay the same load to Postfix's ``smtp-sink`` on 127.0.0.1:
+  - todoke, applications' way: ``todoke serve`` with TODOKE_RELAY at the sink; SESSIONS client
+    processes (Python smtplib) submit MAILS mails of 4 KB over STARTTLS + AUTH with the API
+    key; the clock stops when the store says every delivery is ``delivered``.
+  - todoke, Postfix's way: the same gateway fed by ``smtp-source`` (sessions, mails, size as
+    below) from a trusted network (``todoke accounts networks``: no TLS, no AUTH), exactly the
+    load Postfix gets; the Python clients above cost the machine's two cores as much CPU as
+    the gateway itself, smtp-source almost none.
   - Postfix: a private instance (its own queue in a temp dir, relayhost = the sink) fed by
-    ``smtp-source`` with the same sessions, mails and size; the clock stops when its queue is
-    empty. (smtp-source cannot STARTTLS/AUTH, so Postfix's clients cost it less.)
+    ``smtp-source``; the clock stops when its queue is empty.
+Each line also gives the CPU seconds the server used (its whole process tree).
 Needs root and Debian's postfix (smtp-source, smtp-sink). SQLite by default; --engine postgres
 uses a fresh database from TODOKE_TEST_POSTGRES_URL.
 
@@ -20,6 +24,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -79,7 +84,31 @@ def client(args: tuple[int, str, int, int, int]) -> int:
     return len(mails)
 
 
-def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path) -> float:
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and every process below it, with the children
+    they have waited for (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick  # + waited children
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path,
+               source: bool, profile: str = "") -> float:
     smtp_port, http_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TODOKE_")}
     env.update(TODOKE_DATA_DIR=str(work / "data"), TODOKE_DATABASE_URL=url,
@@ -90,15 +119,26 @@ def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path) 
     created = subprocess.run([*cli, "accounts", "create", "shop", "--sender", SENDER, "--json"],
                              env=env, check=True, capture_output=True, text=True)
     key = json.loads(created.stdout)["api_key"]
-    server = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL,
+    if source:
+        subprocess.run([*cli, "accounts", "networks", "shop", "127.0.0.0/8"], env=env,
+                       check=True, capture_output=True)
+    wrap = ["py-spy", "record", "-f", "raw", "-r", "100", "--subprocesses", "-o", profile,
+            "--"] if profile else []
+    server = subprocess.Popen([*wrap, *cli, "serve"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     store = Store(url)
     try:
         wait_healthy(http_port)
         began = time.perf_counter()
-        with multiprocessing.Pool(sessions) as pool:
-            sent = sum(pool.map(client, [(smtp_port, key, s, sessions, mails)
-                                         for s in range(sessions)]))
+        if source:
+            subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(mails), "-l", "4096",
+                            "-f", SENDER, "-t", "user@example.net", f"127.0.0.1:{smtp_port}"],
+                           check=True)
+            sent = mails
+        else:
+            with multiprocessing.Pool(sessions) as pool:
+                sent = sum(pool.map(client, [(smtp_port, key, s, sessions, mails)
+                                             for s in range(sessions)]))
         submitted = time.perf_counter() - began
         while True:
             with store.read() as session:
@@ -110,12 +150,19 @@ def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path) 
                 raise SystemExit(f"only {done} of {sent} delivered")
             time.sleep(0.05)
         elapsed = time.perf_counter() - began
+        cpu = tree_cpu_seconds(server.pid)
     finally:
+        if profile:  # py-spy writes its profile on SIGINT, then todoke is stopped
+            server.send_signal(signal.SIGINT)
+            server.wait(60)
         server.terminate()
         server.wait(30)
         store.dispose()
-    print(f"  todoke   {sent} mails: submitted in {submitted:.2f} s, all delivered in "
-          f"{elapsed:.2f} s = {sent / elapsed:.0f} mails/s")
+    how = "smtp-source, trusted network" if source else "Python clients, STARTTLS + AUTH"
+    print(f"  todoke ({how})\n           {sent} mails: submitted in {submitted:.2f} s, "
+          f"all delivered in "
+          f"{elapsed:.2f} s = {sent / elapsed:.0f} mails/s; the gateway used {cpu:.1f} CPU s "
+          f"({cpu / sent * 1000:.2f} ms a mail)")
     return sent / elapsed
 
 
@@ -161,12 +208,15 @@ biff = no
                 break
             time.sleep(0.05)
         elapsed = time.perf_counter() - began
+        cpu = tree_cpu_seconds(process.pid)
     finally:
         subprocess.run(["postfix", "-c", str(root / "etc"), "stop"], capture_output=True)
         process.wait(30)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"  Postfix  {mails} mails: submitted in {submitted:.2f} s, all delivered in "
-          f"{elapsed:.2f} s = {mails / elapsed:.0f} mails/s")
+    print(f"  Postfix (smtp-source)\n           {mails} mails: submitted in {submitted:.2f} s, "
+          f"all delivered in "
+          f"{elapsed:.2f} s = {mails / elapsed:.0f} mails/s; Postfix used {cpu:.1f} CPU s "
+          f"({cpu / mails * 1000:.2f} ms a mail)")
     return mails / elapsed
 
 
@@ -175,6 +225,7 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=3000)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--engine", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--profile", default="", help="py-spy raw profile of todoke serve here")
     args = parser.parse_args()
     if not (shutil.which("postfix") and shutil.which("smtp-sink") and os.geteuid() == 0):
         raise SystemExit("needs root and Debian's postfix (smtp-source, smtp-sink)")
@@ -182,15 +233,20 @@ def main() -> None:
     sink_process = sink(sink_port)
     try:
         print(f"SMTP submission → delivered at smtp-sink, {args.sessions} sessions, 4 KB mails")
-        with tempfile.TemporaryDirectory() as tmp:
-            if args.engine == "sqlite":
-                ours = run_todoke(f"sqlite:///{tmp}/relay.db", args.mails, args.sessions,
-                                  sink_port, Path(tmp))
-            else:
+        ours = {}
+        for source in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                if args.engine == "sqlite":
+                    ours[source] = run_todoke(f"sqlite:///{tmp}/relay.db", args.mails,
+                                              args.sessions, sink_port, Path(tmp), source,
+                                              args.profile if source else "")
+                    continue
                 with fresh_postgres(postgres_base() or LOCAL_POSTGRES) as url:
-                    ours = run_todoke(url, args.mails, args.sessions, sink_port, Path(tmp))
+                    ours[source] = run_todoke(url, args.mails, args.sessions, sink_port,
+                                              Path(tmp), source, args.profile if source else "")
         theirs = run_postfix(args.mails, args.sessions, sink_port)
-        print(f"  ratio todoke / Postfix: {ours / theirs:.2f}x")
+        print(f"  ratio todoke / Postfix: {ours[True] / theirs:.2f}x fed alike (smtp-source); "
+              f"{ours[False] / theirs:.2f}x with Python STARTTLS + AUTH clients")
     finally:
         sink_process.terminate()
 

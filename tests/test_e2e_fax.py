@@ -145,6 +145,9 @@ def test_history_is_scoped_to_the_key(database_url, make_gateway):
     assert 'todoke_fax_jobs{status="done"} 1.0' in metrics
     assert 'todoke_fax_results_total{code="0"} 1.0' in metrics
     assert "todoke_fax_mails_stored_total 1.0" in metrics
+    # counted in the worker process, and the mail in one of the SMTP processes: both shown
+    assert 'todoke_fax_attempts_total{code="0"} 1.0' in metrics
+    assert 'todoke_ingest_mails_total{outcome="accepted"} 1.0' in metrics
 
 
 def test_english_notification_goes_to_reply_to(database_url, make_gateway, smtp_sink):

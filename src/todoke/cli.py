@@ -65,12 +65,23 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
 def serve(no_worker: bool = typer.Option(False, "--no-worker",
                                          help="Do not run a worker in this process")) -> None:
     """SMTP ingest, HTTP API and console, and a worker / 受付・API・ワーカーを起動します."""
-    from todoke.accounts import ensure_first_admin
-    from todoke.ingest.tls import server_context
-    from todoke.server import StartupError, bind, fork_ingest, run_loop, stop_children
-    from todoke.server import serve as run
+    from todoke.metrics_files import use_process_files
 
     settings = _settings()
+    if "prometheus_client" not in sys.modules:  # one set of counters for all our processes
+        use_process_files(settings.data_dir / "metrics")
+    from todoke.accounts import ensure_first_admin
+    from todoke.ingest.tls import server_context
+    from todoke.server import (
+        StartupError,
+        bind,
+        fork_ingest,
+        fork_worker,
+        run_loop,
+        stop_children,
+    )
+    from todoke.server import serve as run
+
     store = _store(settings)
     with store.session() as session:
         password = ensure_first_admin(session)
@@ -85,8 +96,12 @@ def serve(no_worker: bool = typer.Option(False, "--no-worker",
         raise _fail(str(exc), exc.exit_code) from exc
     server_context(settings)  # make the STARTTLS certificate once, before any fork
     children = fork_ingest(settings, store, sockets[0], settings.smtp_processes - 1)
+    inline_worker = not no_worker
+    if inline_worker and settings.worker_process == "yes":
+        children += fork_worker(settings, store)
+        inline_worker = False
     try:
-        run_loop(run(settings, store, with_worker=not no_worker, sockets=sockets))
+        run_loop(run(settings, store, with_worker=inline_worker, sockets=sockets))
     finally:
         stop_children(children)
 

@@ -81,6 +81,8 @@ TABLE: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("TODOKE_FAX_LINES", "16", _positive_int, "concurrent fax calls per worker process"),
     ("TODOKE_SMTP_PROCESSES", str(min(os.cpu_count() or 1, 4)), _positive_int,
      "processes accepting SMTP on the one port"),
+    ("TODOKE_WORKER_PROCESS", "yes" if (os.cpu_count() or 1) > 1 else "no",
+     _choice("yes", "no"), "serve runs its workers in a process of their own (issue 5)"),
     ("TODOKE_MAX_MESSAGE_SIZE", str(30 * 1024 * 1024), _positive_int, "SMTP SIZE limit"),
     ("TODOKE_BOUNCE_RULES", "", str, "TOML/JSON reply-text rules, tried before the built-in"),
     ("TODOKE_TLS_CERT", "", str, "PEM certificate for STARTTLS; empty = self-signed"),
@@ -117,6 +119,7 @@ class Settings:
     tls_cert: str
     tls_key: str
     log_level: str
+    worker_process: str = "no"  # serve forks its workers (issue 5)
     retention_days: int = 40  # error log (issue 6)
     purge_interval: float = 3600.0  # housekeeper (issue 6)
     block_release_days: int = 30  # block list (issue 6)

@@ -1,8 +1,12 @@
-"""Operations: Prometheus metrics. Counters of this process, plus gauges read from the store
-at scrape time (jobs by state, results by code) so that every worker's work is counted."""
+"""Operations: Prometheus metrics. Counters and histograms of all the processes of one
+``todoke serve`` (its SMTP processes and its worker process add up, through prometheus_client's
+multiprocess files under <data dir>/metrics: see metrics_files.py), plus gauges read from the
+store at scrape time (jobs by state, results by code) so that every worker's work is counted,
+on any host."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -70,8 +74,29 @@ class StoreCollector(Collector):
                                   value=stored)
 
 
+def exposition() -> bytes:
+    """The text Prometheus scrapes: every process's counters when they share files."""
+    from prometheus_client import generate_latest
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return generate_latest(REGISTRY)
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)
+    for collector in _store_collectors:
+        registry.register(collector)
+    return generate_latest(registry)
+
+
+_store_collectors: list[Collector] = []
+
+
 def register_store(store: object) -> None:
     """Add the store gauges once per process."""
     if not getattr(REGISTRY, "_todoke_store", None):
-        REGISTRY.register(StoreCollector(store))
+        collector = StoreCollector(store)
+        REGISTRY.register(collector)
+        _store_collectors.append(collector)
         REGISTRY._todoke_store = True  # type: ignore[attr-defined]

@@ -1,5 +1,7 @@
-"""The running gateway: SMTP ingest, the HTTP API and the workers in one asyncio loop, plus
-extra SMTP ingest processes sharing the listening socket (TODOKE_SMTP_PROCESSES).
+"""The running gateway: SMTP ingest and the HTTP API in one asyncio loop, extra SMTP ingest
+processes sharing the listening socket (TODOKE_SMTP_PROCESSES), and the workers either in a
+process of their own (TODOKE_WORKER_PROCESS=yes, the default on more than one core: intake
+and delivery then use different cores) or in the same loop.
 
 Ports are bound before anything starts, so a port in use stops the program at once with a
 message naming it (exit code 3); an unreachable store likewise (exit code 4). The ingest
@@ -17,7 +19,7 @@ import errno
 import os
 import signal
 import socket
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import uvicorn
@@ -119,28 +121,41 @@ async def _ingest_only(settings: Settings, store: Store, smtp_sock: socket.socke
     await asyncio.to_thread(handler.close)
 
 
+def _fork(what: str, settings: Settings, body: Callable[[Store], Coroutine[Any, Any, None]]
+          ) -> int:
+    """A child process that runs ``body`` on its own store and dies with its parent."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _die_with_parent()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
+            run_loop(body(Store(settings.database_url)))
+        except BaseException:
+            log.error(f"{what}.process_error", exc_info=True)
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
 def fork_ingest(settings: Settings, store: Store, smtp_sock: socket.socket,
                 count: int) -> list[int]:
     """Start ``count`` more SMTP ingest processes on the same socket; return their pids."""
     if count <= 0 or not hasattr(os, "fork"):
         return []
     store.engine.dispose()  # no pooled connection may be shared with a child
-    pids = []
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                _die_with_parent()
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
-                run_loop(_ingest_only(settings, Store(settings.database_url), smtp_sock))
-            except BaseException:
-                log.error("ingest.process_error", exc_info=True)
-                code = 1
-            finally:
-                os._exit(code)
-        pids.append(pid)
-    return pids
+    return [_fork("ingest", settings, lambda own: _ingest_only(settings, own, smtp_sock))
+            for _ in range(count)]
+
+
+def fork_worker(settings: Settings, store: Store) -> list[int]:
+    """Run the workers (fax, mail, outbox, housekeeping, webhooks) in a process of their own,
+    so that delivery and intake use different cores; returns its pid."""
+    if not hasattr(os, "fork"):
+        return []
+    store.engine.dispose()
+    return [_fork("worker", settings, lambda own: work(settings, own))]
 
 
 def stop_children(pids: list[int]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from todoke import __version__, metrics
 from todoke.api import (  # blocks, mail: mail delivery (issue 5)  # issue 6
@@ -47,7 +47,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"])
     def prometheus() -> Response:
-        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     mount_console(app)
     return app
