@@ -222,7 +222,7 @@ def test_partial_match_indexes(world: World) -> None:
                 "SELECT indexname FROM pg_indexes WHERE tablename IN "
                 "('deliveries', 'mail_messages')")).scalars())
             assert {"ix_deliveries_rcpt_trgm", "ix_mail_messages_api_data_trgm",
-                    "ix_mail_messages_server_config_created"} <= names
+                    "ix_mail_messages_org_config_created"} <= names
             session.execute(text("SET LOCAL enable_seqscan = off"))
             plan = "\n".join(session.execute(text(
                 "EXPLAIN SELECT id FROM deliveries WHERE rcpt ILIKE '%corp1.%'")).scalars())

@@ -37,6 +37,8 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from todoke.errorlog import export
 from todoke.errorlog.record import _bounce_domain
@@ -100,13 +102,20 @@ def parse_criteria(start_date: str | None, end_date: str | None, status: Any = N
                            status_parser=delivery_status)
 
 
-def scope_conditions(scope: Scope) -> list[ColumnElement[bool]]:
-    """Whose mail: always the organisation; its server configuration or its API user."""
-    where: list[ColumnElement[bool]] = [MailMessage.organisation_id == scope.organisation_id]
+def _unindexed(column: Any) -> Any:
+    """``+column``: the same value, but SQLite will not drive the query by an index on it."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def scope_conditions(scope: Scope, drive: bool = True) -> list[ColumnElement[bool]]:
+    """Whose mail: always the organisation; its server configuration or its API user. With
+    ``drive`` False the message-side indexes are not offered to SQLite's planner."""
+    col = (lambda c: c) if drive else _unindexed
+    where: list[ColumnElement[bool]] = [col(MailMessage.organisation_id) == scope.organisation_id]
     if scope.api_user_id is not None:
-        where.append(MailMessage.api_user_id == scope.api_user_id)
+        where.append(col(MailMessage.api_user_id) == scope.api_user_id)
     elif scope.server_config_id is not None:
-        where.append(MailMessage.server_config_id == scope.server_config_id)
+        where.append(col(MailMessage.server_config_id) == scope.server_config_id)
     return where
 
 
@@ -116,8 +125,14 @@ def conditions(session: Session, scope: Scope, criteria: Criteria,
     """The WHERE of a delivery-log search (over deliveries JOIN mail_messages)."""
     tz = tz or zone_of(session, scope.organisation_id)
     low, high = period(criteria, tz, retention_days, now)
-    where = scope_conditions(scope)
-    where += [MailMessage.created >= low, MailMessage.created < high]
+    # SQLite: a match through a trigram table is far more selective than the period;
+    # without this the planner walks every message of the period (4 s at 300,000 rows) and
+    # tests each one against the match, instead of starting from the few hits.
+    drive = not (session.get_bind().dialect.name == "sqlite" and any(
+        value is not None and len(value) >= 3 for value in (criteria.to, criteria.api_data)))
+    created = MailMessage.created if drive else _unindexed(MailMessage.created)
+    where = scope_conditions(scope, drive)
+    where += [created >= low, created < high]
     if criteria.status is not None:
         where.append(Delivery.status.in_(STATES[str(criteria.status)]))
     if criteria.to:

@@ -1,7 +1,11 @@
 """delivery log: scoped newest-first indexes, partial-match indexes, purge helpers (issue 6)
 
-mail_messages (server_config_id, created), (api_user_id, created) and (created): the delivery
-log's scoped pages and the housekeeper's purge. suppressions (source_delivery_id) and
+mail_messages (organisation_id, server_config_id, created), (organisation_id, api_user_id,
+created) and (created): the delivery log's scoped, newest-first pages (the organisation is
+always a condition, so it leads and the scope is checked inside the index) and the
+housekeeper's purge; deliveries (message_id, status): a status filter is answered from the
+index, without reading each delivery (a capped count at 300,000 rows on SQLite: 560 -> 150 ms).
+suppressions (source_delivery_id) and
 bounce_audit (delivery_id): the purge deletes deliveries, and these foreign keys are set to
 NULL then, which must not scan the tables. Partial match as for the error log (0004):
 PostgreSQL pg_trgm GIN on deliveries.rcpt and mail_messages.x_api_data (skipped with a
@@ -47,11 +51,12 @@ def _sqlite_fts(fts: str, table: str, column: str) -> list[str]:
 
 
 def upgrade() -> None:
-    op.create_index("ix_mail_messages_server_config_created", "mail_messages",
-                    ["server_config_id", "created"])
-    op.create_index("ix_mail_messages_api_user_created", "mail_messages",
-                    ["api_user_id", "created"])
+    op.create_index("ix_mail_messages_org_config_created", "mail_messages",
+                    ["organisation_id", "server_config_id", "created"])
+    op.create_index("ix_mail_messages_org_user_created", "mail_messages",
+                    ["organisation_id", "api_user_id", "created"])
     op.create_index("ix_mail_messages_created", "mail_messages", ["created"])
+    op.create_index("ix_deliveries_message_status", "deliveries", ["message_id", "status"])
     op.create_index("ix_suppressions_source_delivery", "suppressions", ["source_delivery_id"])
     op.create_index("ix_bounce_audit_delivery", "bounce_audit", ["delivery_id"])
     bind = op.get_bind()
@@ -85,6 +90,7 @@ def downgrade() -> None:
         bind.exec_driver_sql("DROP INDEX IF EXISTS ix_mail_messages_api_data_trgm")
     op.drop_index("ix_bounce_audit_delivery", table_name="bounce_audit")
     op.drop_index("ix_suppressions_source_delivery", table_name="suppressions")
+    op.drop_index("ix_deliveries_message_status", table_name="deliveries")
     op.drop_index("ix_mail_messages_created", table_name="mail_messages")
-    op.drop_index("ix_mail_messages_api_user_created", table_name="mail_messages")
-    op.drop_index("ix_mail_messages_server_config_created", table_name="mail_messages")
+    op.drop_index("ix_mail_messages_org_user_created", table_name="mail_messages")
+    op.drop_index("ix_mail_messages_org_config_created", table_name="mail_messages")
