@@ -4,13 +4,15 @@ labels, errors as {"errors": [{code, message}]}, tenant isolation on every route
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from .conftest import Tenant, World
 
+JST = ZoneInfo("Asia/Tokyo")
 BOUNCE_KEYS = {"created", "status", "from", "to", "messageId", "returnPath", "subject",
                "apiData", "reason"}
 
@@ -132,6 +134,24 @@ def test_deliveries_list(world: World) -> None:
     assert [r["to"] for r in one_day] == ["yesterday@example.com"]
     bad = _call(w, "deliveries/list.json", status="delivered", **_auth(w.a), **_range(w))
     assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == "invalid.status"
+
+
+def test_deliveries_list_by_hour(world: World) -> None:
+    w = world
+    day = date.fromisoformat(w.today(-2))
+    for hour in (9, 10, 11):  # 10:15 JST is 01:15 UTC
+        at = datetime.combine(day, time(hour, 15), JST).astimezone(UTC).replace(tzinfo=None)
+        w.fill_mail(w.a, 1, created=at, rcpt=f"h{hour}@example.com")
+    rows = _ok(w, "deliveries/list.json", "deliveries", date=day.isoformat(), hour=10,
+               **_auth(w.a))
+    assert [(r["to"], r["created"]) for r in rows] == [
+        ("h10@example.com", f"{day.isoformat()}T10:15:00+09:00")]
+    assert len(_ok(w, "deliveries/list.json", "deliveries", date=day.isoformat(),
+                   **_auth(w.a))) == 3
+    for fields in ({"date": day.isoformat(), "hour": "24"},
+                   {"start_date": day.isoformat(), "end_date": w.today(), "hour": "10"}):
+        bad = _call(w, "deliveries/list.json", **fields, **_auth(w.a))
+        assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == "invalid.hour"
 
 
 def test_blocks_list_and_delete(world: World) -> None:

@@ -9,8 +9,9 @@ Routes (POST; parameters as form fields, a JSON object body, or the query string
   ``{"bounces": [{created, status, from, to, messageId, returnPath, subject, apiData, reason,
   statusLabel}]}``: status the number, reason the SMTP reply or the bounce text (as the CSV).
 - ``deliveries/list.json``: the delivery log, same parameters (``date`` = one day may replace
-  start_date/end_date; status queued | succeeded | deferred | failed); ``{"deliveries": […,
-  sourceIp, statusLabel]}`` with reason = the last reply.
+  start_date/end_date, ``hour`` 0-23 narrows it to one hour; status queued | succeeded |
+  deferred | failed); ``{"deliveries": […, sourceIp, statusLabel]}`` with reason = the last
+  reply.
 - ``blocks/list.json``: the block list; ``email`` partial match, ``start_date``/``end_date``
   (optional), ``removed`` false | true; ``{"blocks": [{created, email, reason, removed,
   reasonLabel}]}``.
@@ -46,6 +47,7 @@ from todoke.errorlog.search import (
     SearchError,
     iso,
     parse_criteria,
+    parse_hour,
     search,
     zone_of,
 )
@@ -173,9 +175,14 @@ def _deliveries(store: Store, params: Params, lang: str, days: int,
                                               params.get("from"))
     except SearchError as exc:
         raise _invalid(exc) from exc
+    try:
+        hour = parse_hour(params.get("hour"), criteria.start, criteria.end)
+    except SearchError as exc:
+        raise _invalid(exc) from exc
     index = 0 if lang == "ja" else 1
     with store.read() as session:
-        result = deliverylog.search(session, scope, criteria, page, rows, days)
+        result = deliverylog.search(session, scope, replace(criteria, hour=hour), page, rows,
+                                    days)
         out = []
         for row in result.rows:
             item = deliverylog.summary(row, result.zone, bounce_domain)

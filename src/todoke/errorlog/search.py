@@ -95,6 +95,7 @@ class Criteria:
     api_data: str | None = None
     sender: str | None = None
     kind: str | None = None  # error log: mail | fax (the reference shape's bounces: mail)
+    hour: int | None = None  # 0-23: only that hour of the (single) day (deliveries/list)
 
 
 # --- the organisation's zone ---------------------------------------------------------------
@@ -124,6 +125,10 @@ def period(criteria: Criteria, tz: tzinfo, retention_days: int = RETENTION_DAYS,
     """[low, high) naive UTC: 00:00 of the start day to 24:00 of the end day in ``tz``, the
     low end clamped to the retention."""
     oldest = (now or utcnow()) - timedelta(days=retention_days)
+    if criteria.hour is not None:
+        at = datetime.combine(criteria.start, time(criteria.hour), tz).astimezone(UTC)
+        low = at.replace(tzinfo=None)
+        return max(low, oldest), low + timedelta(hours=1)
     low = max(to_utc(criteria.start, tz), oldest)
     return low, to_utc(criteria.end + timedelta(days=1), tz)
 
@@ -172,6 +177,20 @@ def parse_period(start_date: str | None, end_date: str | None,
                           f"the period may span at most {retention_days} days "
                           f"(the log's retention)")
     return start, end
+
+
+def parse_hour(value: str | int | None, start: date, end: date) -> int | None:
+    """An hour 0-23 of a single day (None when empty)."""
+    if value is None or str(value).strip() == "":
+        return None
+    raw = str(value).strip()
+    if not raw.isdigit() or int(raw) > 23:
+        raise SearchError("hour", "hour は 0〜23 の整数で指定してください",
+                          "hour must be an integer from 0 to 23")
+    if start != end:
+        raise SearchError("hour", "hour は1日だけの検索(date)で指定できます",
+                          "hour needs a search of one day (date)")
+    return int(raw)
 
 
 def error_status(value: str | int | None) -> int | None:
