@@ -134,7 +134,9 @@ def test_credit_limit_holds_then_fails_or_sends(database_url, make_gateway):
     assert (failed["status"], failed["result_code"], failed["attempts"]) == ("failed", "205000", 0)
     # raising the limit lets a held fax go
     assert gw.send("a@example.jp", ["0333333333@fax.localhost"]).startswith("250")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 20  # queued → active → held as the worker gets to it
+    while gw.jobs()[0]["status"] != "held" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert gw.jobs()[0]["status"] == "held"
     gw.cli("accounts", "set", "acme", "credit_limit=100")
     newest = gw.wait_jobs_final(3)[0]
