@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from todoke.store.models import Organisation, utcnow
@@ -235,6 +235,43 @@ def like_pattern(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+#: How common a character is in mail addresses and X-Api-Data, roughly: trigrams of rare
+#: characters have short FTS5 doclists. Only the speed depends on it (see fts_query).
+_COMMON = set("etaoinsrlcmd.@-_ ")
+
+
+def _weight(trigram: str) -> int:
+    return sum(0 if ch.isdigit() else 2 if ch in _COMMON else 1 for ch in trigram)
+
+
+def fts_query(column: str, value: str, terms: int = 3) -> str:
+    """An FTS5 trigram query for rows whose ``column`` contains ``value`` (3+ characters):
+    short values as one phrase; longer ones as the AND of their ``terms`` rarest trigrams,
+    because a phrase makes FTS5 read the doclist of every trigram, and a trigram like "com"
+    is in nearly every row (10M rows: 156 ms against 7 ms). The AND finds a superset; the
+    caller keeps LIKE beside it for the exact answer."""
+    value = value.lower()
+    grams = list(dict.fromkeys(value[i:i + 3] for i in range(len(value) - 2)))
+    if len(grams) <= terms:
+        chosen = [value]
+    else:
+        chosen = sorted(grams, key=lambda g: (_weight(g), -grams.index(g)))[:terms]
+    return " AND ".join(f'{column} : "' + g.replace('"', '""') + '"' for g in chosen)
+
+
+def uses_fts(session: Session, value: str | None) -> bool:
+    """Whether a partial match on ``value`` is answered by an FTS5 table (SQLite, 3+ chars);
+    then the other conditions should not use their indexes (see unindexed)."""
+    return bool(value) and len(value or "") >= 3 and session.get_bind().dialect.name == "sqlite"
+
+
+def unindexed(column: Any) -> Any:
+    """``+column``: SQLite will not drive the query by this column's indexes, so the few rows
+    an FTS match returns drive it instead of a scan of the whole period (10M rows: 2.5 s
+    against 57 ms)."""
+    return literal_column(f"+{column.table.name}.{column.key}", type_=column.type)
+
+
 def partial(session: Session, column: Any, value: str, n: int,
             fts: tuple[str, Any] | None = None) -> ColumnElement[bool]:
     """``column`` contains ``value`` (any case). ``fts`` = (FTS5 trigram table, id column
@@ -243,13 +280,13 @@ def partial(session: Session, column: Any, value: str, n: int,
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return column.ilike(like_pattern(value), escape="\\")  # type: ignore[no-any-return]
+    like = column.like(like_pattern(value), escape="\\")
     if dialect == "sqlite" and fts is not None and len(value) >= 3:
         table, id_column = fts
-        phrase = '"' + value.replace('"', '""') + '"'
         match = text(f"SELECT rowid FROM {table} WHERE {table} MATCH :m{n}")
-        return id_column.in_(  # type: ignore[no-any-return]
-            match.bindparams(**{f"m{n}": f"{column.key} : {phrase}"}))
-    return column.like(like_pattern(value), escape="\\")  # type: ignore[no-any-return]
+        return and_(id_column.in_(match.bindparams(**{f"m{n}": fts_query(column.key, value)})),
+                    like)
+    return like  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -299,13 +336,15 @@ def conditions(session: Session, scope: Scope, criteria: Criteria,
     the retention), filters."""
     tz = tz or zone_of(session, scope.organisation_id)
     low, high = period(criteria, tz, retention_days, now)
-    where: list[ColumnElement[bool]] = [ErrorLog.organisation_id == scope.organisation_id]
+    fts_drives = uses_fts(session, criteria.to) or uses_fts(session, criteria.api_data)
+    col = unindexed if fts_drives else (lambda column: column)
+    where: list[ColumnElement[bool]] = [col(ErrorLog.organisation_id) == scope.organisation_id]
     if scope.api_user_id is not None:
-        where.append(ErrorLog.api_user_id == scope.api_user_id)
+        where.append(col(ErrorLog.api_user_id) == scope.api_user_id)
     elif scope.server_config_id is not None:
-        where.append(or_(ErrorLog.server_config_id == scope.server_config_id,
+        where.append(or_(col(ErrorLog.server_config_id) == scope.server_config_id,
                          and_(ErrorLog.server_config_id.is_(None), ErrorLog.kind == "fax")))
-    where += [ErrorLog.created >= low, ErrorLog.created < high]
+    where += [col(ErrorLog.created) >= low, col(ErrorLog.created) < high]
     if criteria.status is not None:
         where.append(ErrorLog.status == criteria.status)
     if criteria.kind:
