@@ -52,4 +52,6 @@ class ErrorLog(Base):
         Index("ix_error_log_organisation_created", "organisation_id", "created"),
         Index("ix_error_log_api_user_created", "api_user_id", "created"),
         Index("ix_error_log_created", "created"),
+        Index("ix_error_log_org_status_created", "organisation_id", "status", "created",
+              "server_config_id", "kind"),  # searches by status (migration 0007)
     )

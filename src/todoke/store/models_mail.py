@@ -57,6 +57,13 @@ class MailMessage(Base):
         back_populates="message", order_by="Delivery.id"
     )
 
+    __table_args__ = (  # the delivery log's scoped pages and the purge (migration 0006)
+        Index("ix_mail_messages_org_config_created", "organisation_id", "server_config_id",
+              "created"),
+        Index("ix_mail_messages_org_user_created", "organisation_id", "api_user_id", "created"),
+        Index("ix_mail_messages_created", "created"),
+    )
+
 
 class Delivery(Base):
     """One recipient of a MailMessage: the queue row and the delivery/error log row."""
@@ -89,7 +96,10 @@ class Delivery(Base):
 
     message: Mapped[MailMessage] = relationship(back_populates="deliveries")
 
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_message_status", "message_id", "status"),  # 0006
+    )
 
 
 class DeliveryEvent(Base):
@@ -124,6 +134,7 @@ class Suppression(Base):
 
     __table_args__ = (
         Index("ux_suppressions_address", "server_config_id", "address", unique=True),
+        Index("ix_suppressions_source_delivery", "source_delivery_id"),  # 0006
     )
 
 
@@ -140,3 +151,5 @@ class BounceAudit(Base):
     matched: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(32), default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_bounce_audit_delivery", "delivery_id"),)  # 0006
