@@ -36,7 +36,17 @@ from functools import lru_cache
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from todoke.store.models import Organisation, utcnow
@@ -259,6 +269,19 @@ def fts_query(column: str, value: str, terms: int = 3) -> str:
     return " AND ".join(f'{column} : "' + g.replace('"', '""') + '"' for g in chosen)
 
 
+def rare_window(value: str, size: int = 6) -> str:
+    """The ``size`` characters of ``value`` whose trigrams are rarest (all of a short value).
+    pg_trgm reads the posting list of every trigram of a LIKE pattern, and one like "use" is
+    in every row of a big table; the window's are short."""
+    if len(value) <= size:
+        return value
+    lower = value.lower()
+    starts = range(len(value) - size + 1)
+    best = min(starts, key=lambda i: (sum(_weight(lower[j:j + 3]) for j in range(i, i + size - 2)),
+                                      -i))
+    return value[best:best + size]
+
+
 def uses_fts(session: Session, value: str | None) -> bool:
     """Whether a partial match on ``value`` is answered by an FTS5 table (SQLite, 3+ chars);
     then the other conditions should not use their indexes (see unindexed)."""
@@ -279,7 +302,13 @@ def partial(session: Session, column: Any, value: str, n: int,
     ``column``."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return column.ilike(like_pattern(value), escape="\\")  # type: ignore[no-any-return]
+        window = rare_window(value)
+        if window == value:
+            return column.ilike(like_pattern(value), escape="\\")  # type: ignore[no-any-return]
+        # the trigram index answers for the rarest part only; the whole value is checked on
+        # the rows it returns, through an expression the index cannot serve
+        return and_(column.ilike(like_pattern(window), escape="\\"),
+                    column.op("||")(literal("")).ilike(like_pattern(value), escape="\\"))
     like = column.like(like_pattern(value), escape="\\")
     if dialect == "sqlite" and fts is not None and len(value) >= 3:
         table, id_column = fts
