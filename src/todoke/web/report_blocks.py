@@ -34,6 +34,7 @@ from todoke.web.common import (
 from todoke.web.i18n import text
 from todoke.web.report_pages import (
     PER_PAGE,
+    download_form,
     form_values,
     frame,
     page_number,
@@ -41,7 +42,7 @@ from todoke.web.report_pages import (
     show_time,
     zip_response,
 )
-from todoke.web.report_scope import Selection, may_download
+from todoke.web.report_scope import Selection
 
 router = APIRouter(include_in_schema=False)
 
@@ -116,12 +117,7 @@ async def block_remove(request: Request) -> Response:
 async def blocks_download(request: Request) -> Response:
     """The entries the search finds as CSV in an AES-256 ZIP under the typed password."""
     ctx = context(request)
-    data = await form(request, ctx)
-    sel, _values = frame(request, ctx, "blocks", data)
-    if sel is None:
-        raise HTTPException(404, text(ctx.lang)("not_found"))
-    if not may_download(ctx, sel.org):
-        raise HTTPException(403, text(ctx.lang)("download_forbidden"))
+    sel, data = await download_form(request, ctx, "blocks")
     fv = form_values(data, FIELDS, sel.org.timezone, dated=False)
     password = data.get("password")
     try:

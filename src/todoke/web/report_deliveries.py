@@ -20,10 +20,11 @@ from fastapi.responses import Response
 from todoke.errorlog import deliverylog, export
 from todoke.errorlog.search import SearchError, zone
 from todoke.store.models_mail import Delivery
-from todoke.web.common import PREFIX, Ctx, context, form, render, store_of
+from todoke.web.common import PREFIX, Ctx, context, render, store_of
 from todoke.web.i18n import text
 from todoke.web.report_pages import (
     PER_PAGE,
+    download_form,
     form_values,
     frame,
     page_number,
@@ -32,7 +33,7 @@ from todoke.web.report_pages import (
     show_time,
     zip_response,
 )
-from todoke.web.report_scope import Selection, may_download
+from todoke.web.report_scope import Selection
 
 router = APIRouter(include_in_schema=False)
 
@@ -125,12 +126,7 @@ def delivery_detail(request: Request, delivery_id: int) -> Response:
 async def deliveries_download(request: Request) -> Response:
     """Every hit of the search as CSV in an AES-256 ZIP under the typed password."""
     ctx = context(request)
-    data = await form(request, ctx)
-    sel, _values = frame(request, ctx, "deliveries", data)
-    if sel is None:
-        raise HTTPException(404, text(ctx.lang)("not_found"))
-    if not may_download(ctx, sel.org):
-        raise HTTPException(403, text(ctx.lang)("download_forbidden"))
+    sel, data = await download_form(request, ctx, "deliveries")
     retention = retention_days(request)
     fv = form_values(data, FIELDS, sel.org.timezone)
     password = data.get("password")

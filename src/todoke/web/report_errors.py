@@ -23,10 +23,11 @@ from todoke.errorlog import export
 from todoke.errorlog.search import SearchError, parse_criteria, search, zone
 from todoke.errorlog.search import get as get_error
 from todoke.store.models_log import ErrorLog
-from todoke.web.common import PREFIX, Ctx, context, form, render, store_of
+from todoke.web.common import PREFIX, Ctx, context, render, store_of
 from todoke.web.i18n import ERROR_STATUSES, text
 from todoke.web.report_pages import (
     PER_PAGE,
+    download_form,
     form_values,
     frame,
     page_number,
@@ -35,7 +36,7 @@ from todoke.web.report_pages import (
     show_time,
     zip_response,
 )
-from todoke.web.report_scope import Selection, may_download
+from todoke.web.report_scope import Selection
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,12 +113,7 @@ def error_detail(request: Request, error_id: int) -> Response:
 async def error_download(request: Request) -> Response:
     """Every hit of the search as CSV in an AES-256 ZIP under the typed password."""
     ctx = context(request)
-    data = await form(request, ctx)
-    sel, _values = frame(request, ctx, "errors", data)
-    if sel is None:
-        raise HTTPException(404, text(ctx.lang)("not_found"))
-    if not may_download(ctx, sel.org):
-        raise HTTPException(403, text(ctx.lang)("download_forbidden"))
+    sel, data = await download_form(request, ctx, "errors")
     retention = retention_days(request)
     fv = form_values(data, FIELDS, sel.org.timezone)
     password = data.get("password")

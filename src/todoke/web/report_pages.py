@@ -17,13 +17,15 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from todoke.errorlog.search import zone
-from todoke.web.common import PREFIX, Ctx, context, finish, store_of
+from todoke.web.common import PREFIX, Ctx, context, finish, form, store_of
+from todoke.web.i18n import text
 from todoke.web.report_scope import Selection, choose, may_download, visible_tree
 
 router = APIRouter(include_in_schema=False)
@@ -85,6 +87,18 @@ def pager(page: int, shown: int, per_page: int = PER_PAGE) -> dict[str, Any]:
 def page_number(value: str | None) -> int:
     value = (value or "").strip()
     return int(value) if value.isdigit() and len(value) < 6 else 1
+
+
+async def download_form(request: Request, ctx: Ctx, tab: str) -> tuple[Selection, FormData]:
+    """The posted form of a tab's download and the selection it names: 404 outside the
+    user's scope, 403 without the download grant (the same for every tab)."""
+    data = await form(request, ctx)
+    sel, _values = frame(request, ctx, tab, data)
+    if sel is None:
+        raise HTTPException(404, text(ctx.lang)("not_found"))
+    if not may_download(ctx, sel.org):
+        raise HTTPException(403, text(ctx.lang)("download_forbidden"))
+    return sel, data
 
 
 def form_values(params: Mapping[str, Any], fields: tuple[str, ...], tz_name: str,
