@@ -379,9 +379,7 @@ def _print_table(title: str, columns: tuple[str, ...], rows: list[list[str]]) ->
 
 
 def _page_json(result, key: str, rows: list) -> str:  # type: ignore[no-untyped-def]
-    return json.dumps({"total": result.total, "total_exact": result.total_exact,
-                       "shown": result.shown, "page": result.page,
-                       "per_page": result.per_page, key: rows}, ensure_ascii=False)
+    return json.dumps(result.body(key, rows), ensure_ascii=False)
 
 
 @errors_app.command("search")

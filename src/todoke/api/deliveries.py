@@ -69,10 +69,8 @@ def list_deliveries(
     domain = _bounce_domain(request)
     with store.read() as session:
         result = deliverylog.search(session, key_scope(key), criteria, page, per_page, days)
-        return {"total": result.total, "total_exact": result.total_exact,
-                "shown": result.shown, "page": result.page, "per_page": result.per_page,
-                "deliveries": [deliverylog.summary(row, result.zone, domain)
-                               for row in result.rows]}
+        return result.body("deliveries", [deliverylog.summary(row, result.zone, domain)
+                                          for row in result.rows])
 
 
 @router.get("/{delivery_id}")

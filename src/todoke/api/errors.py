@@ -122,9 +122,7 @@ def list_errors(
     criteria = _criteria(lang, days, start_date, end_date, status, to, api_data, sender)
     with store.read() as session:
         result = search(session, key_scope(key), criteria, page, per_page, days)
-        return {"total": result.total, "total_exact": result.total_exact,
-                "shown": result.shown, "page": result.page, "per_page": result.per_page,
-                "errors": [summary(row, result.zone) for row in result.rows]}
+        return result.body("errors", [summary(row, result.zone) for row in result.rows])
 
 
 @router.get("/{error_id}")

@@ -334,6 +334,11 @@ class Page(Generic[T]):
         """How many hits the screen shows: at most the first 100."""
         return min(self.total, SCREEN_LIMIT)
 
+    def body(self, name: str, items: list[Any]) -> dict[str, Any]:
+        """The JSON answer of a search: counts, paging and ``items`` under ``name``."""
+        return {"total": self.total, "total_exact": self.total_exact, "shown": self.shown,
+                "page": self.page, "per_page": self.per_page, name: items}
+
 
 def paginate(session: Session, ids: Select[Any], rows: Select[Any], page: int, per_page: int,
              screen: bool = False, tz: tzinfo = UTC,
