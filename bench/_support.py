@@ -44,6 +44,17 @@ def fresh_postgres(base: str, prefix: str = "todoke_bench_") -> Iterator[str]:
         admin.dispose()
 
 
+def kept_postgres(base: str, name: str) -> str:
+    """The URL of database ``name`` made from ``base``, created when missing and kept
+    afterwards (benches reuse what an earlier run filled)."""
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
 def wait_healthy(http_port: int, timeout: float = 30) -> None:
     """Wait until a started gateway answers /healthz."""
     deadline = time.monotonic() + timeout

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from tests.conftest import gateway_env
 
 from todoke.errorlog.deliverylog import COLUMNS
-from todoke.errorlog.export import CHUNK
+from todoke.errorlog.export import BLOCK
 
 from .conftest import World
 
@@ -187,8 +187,8 @@ def test_download(world: World) -> None:
 
 
 def test_export_streams_in_chunks(world: World, tmp_path: Path) -> None:
-    """More rows than one chunk still come out whole and in order (the cursor is read in
-    partitions)."""
+    """More rows than one block still come out whole and in order (the rows are read and
+    handed to the ZIP in blocks)."""
     from todoke.errorlog import deliverylog
     from todoke.errorlog.search import Scope
 
@@ -197,8 +197,8 @@ def test_export_streams_in_chunks(world: World, tmp_path: Path) -> None:
     criteria = deliverylog.parse_criteria(*_range(w).values())
     seen: list[int] = []
     rows = deliverylog.write_zip(w.store, Scope(w.a.organisation_id), criteria, PASSWORD,
-                                 tmp_path / "d.zip", chunk=10, progress=seen.append)
-    assert rows == 25 and seen == [10, 10, 5] and CHUNK > 10
+                                 tmp_path / "d.zip", block=200, progress=seen.append)
+    assert rows == 25 and sum(seen) == 25 and len(seen) > 2 and BLOCK > 200
     lines = _unzip((tmp_path / "d.zip").read_bytes())
     assert [line.split(",")[3] for line in lines[1:4]] == [
         '"user0@example.com"', '"user1@example.com"', '"user2@example.com"']

@@ -3,19 +3,26 @@ shape (UTF-8, LF, columns, every hit), formula neutralisation; the CLI export an
 
 from __future__ import annotations
 
+import csv
+import gc
+import hashlib
 import io
 import json
 import shutil
 import struct
 import subprocess
 import sys
+import threading
+from datetime import UTC, date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import pyzipper
 from tests.conftest import gateway_env
 
 from todoke.errorlog.export import COLUMNS
+from todoke.errorlog.search import Criteria
 from todoke.store.models import Organisation
 
 from .conftest import World
@@ -126,3 +133,53 @@ def test_cli_search_export_and_purge(world: World, tmp_path: Path) -> None:
         assert len(zf.read(zf.namelist()[0]).decode().splitlines()) == 13
     purged = cli("purge", "--days", "40")
     assert purged.returncode == 0, purged.stderr
+
+
+def test_csv_cells_exact_on_both_engines(world: World, tmp_path: Path) -> None:
+    """The database writes the CSV (COPY on PostgreSQL, printf on SQLite): the same bytes
+    on both, text always quoted, quotes doubled, line breaks kept inside the quotes, empty
+    texts as "", a formula neutralised only at the start of a cell."""
+    from todoke.errorlog.export import write_zip
+    from todoke.errorlog.search import Scope
+
+    w = world
+    w.fill(w.a, 1, subject='say "hi", then\nbye\r', api_data="", to_addr="a=b@example.com",
+           response="-", message_id="<m@x>")
+    out = tmp_path / "e.zip"
+    assert write_zip(w.store, Scope(w.a.organisation_id), _days(w), PASSWORD, out) == 1
+    with pyzipper.AESZipFile(out) as zf:
+        zf.setpassword(PASSWORD.encode())
+        raw = zf.read(zf.namelist()[0]).decode("utf-8")
+    created = (w.now - timedelta(minutes=1)).replace(tzinfo=UTC).astimezone(
+        ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%dT%H:%M:%S+09:00")
+    assert raw.split("\n", 1)[1] == (
+        f'{created},2,"app@example.jp","a=b@example.com","<m@x>","bounces+t@bounce.localhost",'
+        '"say ""hi"", then\nbye\r","","\'-"\n')
+    row = next(csv.reader(io.StringIO(raw.split("\n", 1)[1], newline="")))
+    assert row[6] == 'say "hi", then\nbye\r' and row[7] == "" and row[8] == "'-"
+
+
+def _days(w: World) -> Criteria:
+    return Criteria(date.fromisoformat(w.today(-3)), date.fromisoformat(w.today()))
+
+
+class _Broken(io.BytesIO):
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.tell() > 20_000:
+            raise OSError("disk full")
+        return super().write(data)
+
+
+def test_failed_write_stops_the_reader(world: World) -> None:
+    """When the ZIP cannot be written, the error reaches the caller and the thread that
+    reads ahead stops (nothing left running, nothing hanging)."""
+    from todoke.errorlog.export import write_zip
+    from todoke.errorlog.search import Scope
+
+    w = world
+    w.fill(w.a, 3000, subject=lambda i: f"件名 {i} " + hashlib.sha256(b"%d" % i).hexdigest())
+    with pytest.raises(OSError, match="disk full"):
+        write_zip(w.store, Scope(w.a.organisation_id), _days(w), PASSWORD, _Broken(),
+                  block=4096)
+    gc.collect()  # a half-written archive left open would complain here
+    assert not [t for t in threading.enumerate() if t.name == "todoke-export"]

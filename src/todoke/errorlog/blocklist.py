@@ -206,19 +206,18 @@ def release(store: Store, days: int = RELEASE_DAYS, batch: int = 1000,
     return total
 
 
-def csv_line(dialect: str, tz: tzinfo, low: datetime, high: datetime) -> Any:
-    return export.join_cells([
-        export.created_cell(Suppression.created, dialect, tz, low, high),
-        export.cell(Suppression.address), export.cell(Suppression.reason),
-        export.created_cell(Suppression.removed, dialect, tz, low, high)])
+def sheet_cells(dialect: str, tz: tzinfo, low: datetime, high: datetime) -> list[export.Cell]:
+    return [export.plain(export.created_cell(Suppression.created, dialect, tz, low, high)),
+            export.Cell(Suppression.address), export.Cell(Suppression.reason),
+            export.plain(export.created_cell(Suppression.removed, dialect, tz, low, high))]
 
 
 def write_zip(store: Store, scope: Scope, criteria: BlockCriteria, password: str,
               out: str | Path | BinaryIO, progress: Callable[[int], None] | None = None,
-              chunk: int = export.CHUNK) -> int:
+              block: int = export.BLOCK) -> int:
     """Every entry the criteria find into an encrypted ZIP at ``out``; the number of rows."""
 
-    def build(session: Session) -> Select[Any]:
+    def sheet(session: Session) -> export.Sheet:
         tz = zone_of(session, scope.organisation_id)
         where = conditions(session, scope, criteria, tz)
         low, high = session.execute(select(func.min(Suppression.created),
@@ -226,12 +225,12 @@ def write_zip(store: Store, scope: Scope, criteria: BlockCriteria, password: str
                                                                   Suppression.created)))
                                     .where(*where)).one()
         now = utcnow()
-        return _newest_first(select(csv_line(store.dialect, tz, low or now,
-                                             (high or now) + timedelta(seconds=1)))
-                             .where(*where))
+        return export.Sheet(sheet_cells(store.dialect, tz, low or now,
+                                        (high or now) + timedelta(seconds=1)),
+                            lambda columns: _newest_first(columns.where(*where)))
 
-    return export.write_csv_zip(store, entry_name(criteria), COLUMNS, build, password, out,
-                                progress, chunk)
+    return export.write_csv_zip(store, entry_name(criteria), COLUMNS, sheet, password, out,
+                                progress, block)
 
 
 def entry_name(criteria: BlockCriteria) -> str:

@@ -222,32 +222,35 @@ def detail(session: Session, row: Delivery, tz: tzinfo = UTC,
     }
 
 
-def csv_line(dialect: str, tz: tzinfo, low: datetime, high: datetime,
-             bounce_domain: str) -> Any:
-    """SQL building one CSV line of a delivery (see export.csv_line)."""
+def sheet_cells(dialect: str, tz: tzinfo, low: datetime, high: datetime,
+                bounce_domain: str) -> list[export.Cell]:
+    """The cells of a delivery's CSV line (see export.sheet_cells)."""
     status = case(*[(Delivery.status.in_(states), literal(word))
                     for word, states in STATES.items()], else_=literal("queued"))
     path = literal("bounces+") + Delivery.verp_token + literal(f"@{bounce_domain}")
-    return export.join_cells([
-        export.created_cell(MailMessage.created, dialect, tz, low, high), status,
-        *(export.cell(c) for c in (MailMessage.mail_from, Delivery.rcpt, MailMessage.message_id,
-                                   path, MailMessage.subject, MailMessage.x_api_data,
-                                   Delivery.source_ip, Delivery.last_reply))])
+    return [export.plain(export.created_cell(MailMessage.created, dialect, tz, low, high)),
+            export.plain(status),
+            *(export.Cell(c) for c in (MailMessage.mail_from, Delivery.rcpt,
+                                       MailMessage.message_id, path, MailMessage.subject,
+                                       MailMessage.x_api_data, Delivery.source_ip,
+                                       Delivery.last_reply))]
 
 
 def write_zip(store: Store, scope: Scope, criteria: Criteria, password: str,
               out: str | Path | BinaryIO, retention_days: int = RETENTION_DAYS,
-              progress: Callable[[int], None] | None = None, chunk: int = export.CHUNK,
+              progress: Callable[[int], None] | None = None, block: int = export.BLOCK,
               bounce_domain: str | None = None, now: datetime | None = None) -> int:
     """Every hit into an encrypted ZIP at ``out``; return the number of rows."""
     domain = bounce_domain or _bounce_domain()
 
-    def build(session: Session) -> Select[Any]:
+    def sheet(session: Session) -> export.Sheet:
         tz = zone_of(session, scope.organisation_id)
         low, high = period(criteria, tz, retention_days, now)
         where = conditions(session, scope, criteria, retention_days, now, tz)
-        return _newest_first(select(csv_line(store.dialect, tz, low, high, domain))
-                             .select_from(Delivery).join(Delivery.message).where(*where))
+        return export.Sheet(
+            sheet_cells(store.dialect, tz, low, high, domain),
+            lambda columns: _newest_first(columns.select_from(Delivery)
+                                          .join(Delivery.message).where(*where)))
 
     return export.write_csv_zip(store, export.entry_name(criteria, "deliveries"), COLUMNS,
-                                build, password, out, progress, chunk)
+                                sheet, password, out, progress, block)
