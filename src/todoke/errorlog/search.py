@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from todoke.errorlog import trigrams
 from todoke.store.models import Organisation, utcnow
 from todoke.store.models_log import ErrorLog
 
@@ -302,7 +303,7 @@ def partial(session: Session, column: Any, value: str, n: int,
     ``column``."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        window = rare_window(value)
+        window = trigrams.best_window(session, column, value) or rare_window(value)
         if window == value:
             return column.ilike(like_pattern(value), escape="\\")  # type: ignore[no-any-return]
         # the trigram index answers for the rarest part only; the whole value is checked on
