@@ -1,7 +1,9 @@
 """Store: the two engines (embedded SQLite in WAL mode, PostgreSQL) and the unit of work.
 
-SQLite: every transaction starts with BEGIN IMMEDIATE, so writers queue on the database lock
-instead of failing on upgrade, and a crash loses nothing committed (WAL). PostgreSQL: a pool,
+SQLite: every write transaction starts with BEGIN IMMEDIATE, so writers queue on the database
+lock instead of failing on upgrade, and a crash loses nothing committed (WAL); they queue first
+on todoke's own lock (store/writelock.py), which hands the database on without SQLite's
+sleeps. PostgreSQL: a pool,
 and row locks (FOR UPDATE SKIP LOCKED) for claiming work.
 """
 
@@ -14,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from todoke.store import writelock
 
 
 class StoreUnavailable(RuntimeError):
@@ -42,6 +46,10 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
+
+        if parsed.database and parsed.database != ":memory:":
+            writelock.install(engine, f"{parsed.database}-write.lock")
+            return engine
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
