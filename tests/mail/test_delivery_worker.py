@@ -7,13 +7,14 @@ import asyncio
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from todoke.accounts import create_account
 from todoke.config import Settings
@@ -246,3 +247,48 @@ def test_starttls_when_offered(store: Store, tmp_path: Any) -> None:
     assert sink.tls == [True, True]  # self-signed: opportunistic TLS does not verify
     with store.read() as session:
         assert {d.status for d in session.scalars(select(Delivery))} == {"delivered"}
+
+
+def test_next_mail_goes_out_while_outcomes_commit(store: Store, slow_sink: Any) -> None:
+    """A lane sends its next mail without waiting for the outcome of the one before to be
+    committed (group commit); the outcomes are all written once the database lets them."""
+    sink, port = slow_sink
+    rcpts = [f"user{i}@example.net" for i in range(20)]
+    _, ids = _queue(store, rcpts)
+    holding, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def block_commits() -> None:
+        while not sink.rcpts:  # the claim is committed once the first mail is under way
+            time.sleep(0.002)
+        with store.session() as session:
+            if store.is_postgres:  # the outcomes' locked read waits for these row locks
+                session.execute(select(Delivery.id).where(Delivery.id.in_(ids))
+                                .with_for_update())
+            else:  # the write lock, which every outcome commit needs
+                session.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(30)
+
+    def let_go_when_all_sent() -> None:
+        holding.wait(10)
+        deadline = time.monotonic() + 10
+        while len(sink.rcpts) < len(rcpts) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with store.read() as session:
+            seen.append(len(sink.rcpts))
+            seen.append(session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.status == "delivered")) or 0)
+        release.set()
+
+    threads = [threading.Thread(target=block_commits),
+               threading.Thread(target=let_go_when_all_sent)]
+    for thread in threads:
+        thread.start()
+    _run_worker(store, _settings(store, port), ids)
+    for thread in threads:
+        thread.join(30)
+    assert seen[0] == 20  # every mail went out while the commits were held up
+    assert seen[1] < 20  # and they were held up
+    with store.read() as session:
+        assert set(session.scalars(select(Delivery.status))) == {"delivered"}

@@ -36,9 +36,13 @@ class GroupCommitter(Generic[T, R]):
         self.thread.start()
 
     async def submit(self, item: T) -> R:
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item`` now; the returned future is done once it is committed."""
         future: Future[R] = Future()
         self.queue.put((item, future))
-        return await asyncio.wrap_future(future)
+        return asyncio.wrap_future(future)
 
     def close(self) -> None:
         self.queue.put(None)

@@ -169,13 +169,24 @@ class MailWorker:
         return None, failure
 
     async def deliver(self, domain: str, chunk: list[Item]) -> None:
-        """Send every delivery of ``chunk`` (one domain) over one reused connection."""
+        """Send every delivery of ``chunk`` (one domain) over one reused connection. The next
+        mail goes out while the outcome of the one before is being committed (group commit);
+        the chunk ends once every outcome is written."""
+        pending: list[asyncio.Future[bool]] = []
+        try:
+            await self._deliver(domain, chunk, pending)
+        finally:
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _deliver(self, domain: str, chunk: list[Item],
+                       pending: list[asyncio.Future[bool]]) -> None:
         try:
             hosts = await self._hosts(domain)
         except mx.DestinationError as error:
             for item in chunk:
-                await self._record(item, outcome.from_destination(
-                    self.settings, error, item.attempts + 1, item.created))
+                pending.append(self._record(item, outcome.from_destination(
+                    self.settings, error, item.attempts + 1, item.created)))
             return
         connection: Connection | None = None
         try:
@@ -184,22 +195,23 @@ class MailWorker:
                     connection, failure = await self._connect(hosts)
                     if connection is None:
                         for rest in chunk[index:]:
-                            await self._record(rest, outcome.from_reply(
-                                self.settings, failure, rest.attempts + 1, rest.created))
+                            pending.append(self._record(rest, outcome.from_reply(
+                                self.settings, failure, rest.attempts + 1, rest.created)))
                         return
                 reply = await connection.send(item.mail_from, item.rcpt, item.raw)
-                await self._record(item, outcome.from_reply(
-                    self.settings, reply, item.attempts + 1, item.created))
+                pending.append(self._record(item, outcome.from_reply(
+                    self.settings, reply, item.attempts + 1, item.created)))
         finally:
             if connection is not None:
                 await connection.close()
 
-    async def _record(self, item: Item, result: outcome.Outcome) -> None:
+    def _record(self, item: Item, result: outcome.Outcome) -> asyncio.Future[bool]:
+        """Hand the outcome to the writer; the future is done once it is committed."""
         assert self.writer is not None
-        await self.writer.submit((item, result))
         if result.status != "delivered":
             log.event(f"mail.{result.status}", delivery=item.id, rcpt=item.rcpt,
                       reason=result.reason or None, reply=result.text[:300])
+        return self.writer.enqueue((item, result))
 
     @staticmethod
     def _write_batch(session: Session, batch: list[tuple[Item, outcome.Outcome]]) -> list[bool]:
