@@ -91,27 +91,19 @@ def install(engine: Engine, path: str) -> WriteLock:
         if info.pop(_HELD, False):
             lock.release()
 
-    @event.listens_for(engine, "commit")
-    def _commit(conn: Any) -> None:
-        # SQLAlchemy calls this before its own commit; committing here (its own becomes a
-        # no-op, the transaction being over) lets the lock go only once the data is written
+    def _end(conn: Any, how: str) -> None:
+        # SQLAlchemy calls this before its own COMMIT / ROLLBACK; ending the transaction here
+        # (its own then finds none and does nothing) lets the lock go only once it is over
         info = conn.connection.info
         if not info.get(_HELD):
             return
         try:
-            conn.connection.dbapi_connection.commit()
+            getattr(conn.connection.dbapi_connection, how)()
         finally:
             _let_go(info)
 
-    @event.listens_for(engine, "rollback")
-    def _rollback(conn: Any) -> None:
-        info = conn.connection.info
-        if not info.get(_HELD):
-            return
-        try:
-            conn.connection.dbapi_connection.rollback()
-        finally:
-            _let_go(info)
+    event.listen(engine, "commit", lambda conn: _end(conn, "commit"))
+    event.listen(engine, "rollback", lambda conn: _end(conn, "rollback"))
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_conn: Any, record: Any, state: Any) -> None:
