@@ -68,3 +68,19 @@ def test_window_avoids_word_starts_every_row_has(pg: tuple[Store, int]) -> None:
     # exact: d17 only, not d1 / d7 / d170…; 3000 rows over 50 domains = 60 each
     assert page.total == 60
     assert all(row.to_addr.endswith("@d17.example") for row in page.rows)
+
+
+def test_without_pg_trgm_the_search_still_answers(pg: tuple[Store, int]) -> None:
+    """A server without the extension (its migration only warned): no sample, no window,
+    the search scans and stays exact."""
+    store, org = pg
+    with store.session() as session:
+        session.execute(text("DROP EXTENSION pg_trgm CASCADE"))
+    trigrams._samples.clear()
+    today = utcnow().date()
+    with store.read() as session:
+        assert trigrams.best_window(session, ErrorLog.to_addr, "@d17.ex") is None
+        page = search(session, Scope(org), Criteria(today - timedelta(days=5),
+                                                    today + timedelta(days=1), to="@d17.ex"),
+                      1, 10)
+    assert page.total == 60

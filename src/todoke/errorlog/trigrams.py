@@ -56,6 +56,10 @@ def frequencies(session: Session, table: str, column: str) -> tuple[dict[str, fl
     cached = _samples.get(key)
     if cached is not None and now - cached[0] < SAMPLE_SECONDS:
         return cached[1], cached[2]
+    if session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")) is None:
+        with _lock:  # no pg_trgm (its migration warned): nothing to sample, nor an index
+            _samples[key] = (now, {}, 0.0)
+        return {}, 0.0
     rows = session.execute(text(
         f"SELECT t, count(*) FROM (SELECT unnest(show_trgm({column})) AS t FROM "
         f"(SELECT {column} FROM {table} ORDER BY id DESC LIMIT {SAMPLE_ROWS}) s) x "
@@ -89,6 +93,8 @@ def best_window(session: Session, column: Any, value: str) -> str | None:
     if not value.isascii() or len(value) < 3:
         return None
     shares, absent = frequencies(session, column.table.name, column.key)
+    if not shares:
+        return None
     best: tuple[float, int, str] | None = None
     for size in range(3, min(len(value), MAX_WINDOW) + 1):
         for start in range(len(value) - size + 1):
