@@ -39,6 +39,11 @@ from todoke.mail.bounce.table import ERROR_STATUS, PSEUDO_CODE, REASONS, error_s
          "suspend", "5.2.1", False, 2),
         (556, "5.1.10 Recipient address has null MX", None, "notaccept", "5.1.10", True, 7),
         (554, "5.7.1 Relay access denied", None, "norelaying", "5.7.1", False, 4),
+        (554, "Message rejected: Email address is not verified. The following identities "
+              "failed the check in region US-EAST-1: a@example.jp", None, "norelaying",
+         "5.0.909", False, 4),
+        (554, "mx.example.net ESMTP not accepting connections", None, "blocked", "5.0.971",
+         False, 4),
         (550, "5.7.1 Message rejected as spam by Content Filtering", None,
          "spamdetected", "5.7.1", False, 4),
     ],

@@ -62,6 +62,8 @@ PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"that domain isn't in my list of allowed rcpthosts",
         r"mail (?:for|to) \S+ not (?:accepted|relayed)", r"insecure mail relay",
         r"sorry, that domain isn't in my list",
+        # Amazon SES in its sandbox: the sender (or recipient) identity is not verified
+        r"email address is not verified",
     ),
     "userunknown": (
         r"recipient name is not recognized",
@@ -171,6 +173,7 @@ r"too many rcpt",
         r"spamhaus", r"spamcop", r"sorbs", r"barracuda", r"cbl\.abuseat", r"dnsbl",
         r"client host rejected", r"bad reputation ip", r"poor reputation",
         r"refused (?:to talk to me|connection)", r"not accepting mail from (?:this|your) ip",
+        r"esmtp not accepting connections",
         r"mail server at \S+ is blocked", r"your access to this mail system has been rejected",
         r"(?:ip|host) (?:address )?(?:is )?(?:on|in) (?:the|our|a) (?:local )?(?:block|black|deny)",
         r"has been temporarily rate limited", r"domain \S+ has been blocked",
