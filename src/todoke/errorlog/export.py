@@ -66,8 +66,6 @@ COLUMNS = ("created", "status", "from", "to", "messageId", "returnPath", "subjec
            "reason")
 MIN_PASSWORD = 8
 BLOCK = 1 << 20  # bytes of CSV handed to the ZIP at a time
-READERS = 1  # SQLite: threads reading slices of the period side by side (at most the cores)
-SLICES_PER_READER = 8
 _DANGER = ("=", "+", "-", "@", "\t", "\r")
 
 
