@@ -99,3 +99,32 @@ def test_excludes_a_forked_child(store: Store, tmp_path: Path) -> None:
         lock.release()
     assert out.poll(15) and out.recv() is True
     process.join(10)
+
+
+def test_nested_write_in_one_thread_does_not_hang(tmp_path: Path) -> None:
+    """A write transaction opened inside another in the same thread gets todoke's lock again
+    and meets SQLite's own lock (busy), as it would without todoke's: an error, not a hang."""
+    store = Store(f"sqlite:///{tmp_path / 'nested.db'}")
+    with store.session() as session:
+        session.execute(text("CREATE TABLE n (v INTEGER)"))
+    outcome: list[str] = []
+
+    def nested() -> None:
+        with store.session() as outer:
+            outer.execute(text("INSERT INTO n VALUES (1)"))
+            try:
+                with store.engine.connect() as conn:
+                    # SQLite's wait, shortened for the test (the driver, so no BEGIN yet)
+                    conn.connection.dbapi_connection.execute("PRAGMA busy_timeout=100")
+                    with conn.begin():
+                        conn.exec_driver_sql("INSERT INTO n VALUES (2)")
+                outcome.append("wrote")
+            except Exception as exc:  # database is locked
+                outcome.append(type(exc).__name__)
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive() and outcome == ["OperationalError"]
+    assert _writes_soon(store)
+    store.dispose()

@@ -25,27 +25,34 @@ _locks: weakref.WeakSet[WriteLock] = weakref.WeakSet()
 
 
 class WriteLock:
-    """Exclusive across the threads of a process and across processes (by file)."""
+    """Exclusive across the threads of a process and across processes (by file). A thread
+    that already holds it (a write transaction opened inside another) gets it again; its
+    BEGIN IMMEDIATE then meets SQLite's own lock, as it would without this one."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._thread = threading.Lock()
+        self._thread = threading.RLock()
+        self._depth = 0
         self._fd: int | None = None
         _locks.add(self)
 
     def acquire(self) -> None:
         self._thread.acquire()
         try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if self._depth == 0:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                                       0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
         except BaseException:
             self._thread.release()
             raise
 
     def release(self) -> None:
         try:
-            if self._fd is not None:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread.release()
@@ -53,7 +60,8 @@ class WriteLock:
     def _after_fork(self) -> None:
         # the child must not share the parent's open file (flock belongs to it, so the two
         # would not exclude each other), nor inherit a thread lock held by a parent's thread
-        self._thread = threading.Lock()
+        self._thread = threading.RLock()
+        self._depth = 0
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
