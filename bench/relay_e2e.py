@@ -87,6 +87,11 @@ def client(args: tuple[int, str, int, int, int]) -> int:
 def tree_cpu_seconds(root: int) -> float:
     """User + system CPU seconds of ``root`` and every process below it, with the children
     they have waited for (Linux /proc)."""
+    return sum(tree_cpu(root).values())
+
+
+def tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds of ``root`` and of each process below it, by pid."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
@@ -99,12 +104,12 @@ def tree_cpu_seconds(root: int) -> float:
             continue
         parents[int(entry.name)] = int(fields[1])
         times[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick  # + waited children
-    total, stack = 0.0, [root]
+    found, stack = {}, [root]
     while stack:
         pid = stack.pop()
-        total += times.get(pid, 0.0)
+        found[pid] = times.get(pid, 0.0)
         stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total
+    return found
 
 
 def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path,
@@ -150,7 +155,8 @@ def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path,
                 raise SystemExit(f"only {done} of {sent} delivered")
             time.sleep(0.05)
         elapsed = time.perf_counter() - began
-        cpu = tree_cpu_seconds(server.pid)
+        each = tree_cpu(server.pid)
+        cpu = sum(each.values())
     finally:
         if profile:  # py-spy writes its profile on SIGINT, then todoke is stopped
             server.send_signal(signal.SIGINT)
@@ -163,6 +169,8 @@ def run_todoke(url: str, mails: int, sessions: int, sink_port: int, work: Path,
           f"all delivered in "
           f"{elapsed:.2f} s = {sent / elapsed:.0f} mails/s; the gateway used {cpu:.1f} CPU s "
           f"({cpu / sent * 1000:.2f} ms a mail)")
+    print("           by process (serve first): "
+          + ", ".join(f"{seconds:.1f}" for seconds in each.values()) + " CPU s")
     return sent / elapsed
 
 
