@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from todoke.mail.senders import domains_of, parse_domains
 from todoke.store.models import (
     ApiUser,
     AuthorizedSender,
@@ -222,6 +223,7 @@ PROPERTIES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "page_price": ("page_price", _price),
     "fax.smime_certs": ("fax_smime_certs", _pem),
     "download": ("download_allowed", _bool),
+    "mail.sender_domains": ("mail_sender_domains", parse_domains),
 }
 
 
@@ -275,6 +277,7 @@ def describe(org: Organisation) -> dict[str, Any]:
         "page_price": float(org.page_price),
         "fax.smime_certs": (org.fax_smime_certs or "").count("BEGIN CERTIFICATE"),
         "download": org.download_allowed,
+        "mail.sender_domains": domains_of(org.mail_sender_domains or ""),
         "locked_until": org.locked_until.isoformat() if org.locked_until else None,
     }
 

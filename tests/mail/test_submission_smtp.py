@@ -6,6 +6,7 @@ import smtplib
 import ssl
 import time
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,46 @@ def test_trusted_network_submits_without_auth(database_url, make_gateway, smtp_s
     [received] = smtp_sink.wait_for(1)
     assert received.rcpt_tos == ["plain@example.net"]
     assert received.mail_from.startswith("bounces+")
+
+
+def test_sender_domains_refuse_other_senders(database_url, make_gateway, smtp_sink):
+    """With ``mail.sender_domains`` the API and SMTP submission take mail only from those
+    domains and their subdomains (envelope and From); the refusal names the domain."""
+    gw = make_gateway(database_url, TODOKE_RELAY=f"127.0.0.1:{smtp_sink.port}")
+    gw.api_key = gw.create_account("shop", "shop@example.jp")
+    bad = gw.cli("accounts", "set", "shop", "mail.sender_domains=example.jp,bad_domain",
+                 check=False)
+    assert bad.returncode != 0 and "bad_domain" in bad.stderr
+    assert gw.cli("accounts", "set", "shop", "mail.sender_domains=Example.JP").returncode == 0
+    gw.start()
+
+    def send(sender: str) -> Any:
+        return gw.api("POST", "/v1/mail/send", json={
+            "from": sender, "to": "a@example.net", "subject": "s", "text": "t"})
+
+    assert send("shop@example.jp").status_code == 202
+    assert send("news@mail.example.jp").status_code == 202  # a subdomain
+    refused = send("shop@notexample.jp")
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert detail["field"] == "from" and detail["allowed"] == ["example.jp"]
+    assert "notexample.jp" in detail["message"] and "notexample.jp" in detail["message_ja"]
+    with smtplib.SMTP("127.0.0.1", gw.smtp_port, timeout=30) as smtp:
+        smtp.starttls(context=_tls())
+        smtp.login("admin", gw.api_key)
+        assert smtp.send_message(_mail(["b@example.net"])) == {}
+        forged = _mail(["c@example.net"])
+        forged.replace_header("From", "CEO <ceo@evil.example>")
+        with pytest.raises(smtplib.SMTPDataError) as raised:
+            smtp.send_message(forged, from_addr="shop@example.jp")
+        assert raised.value.smtp_code == 550 and b"evil.example" in raised.value.smtp_error
+        with pytest.raises(smtplib.SMTPDataError) as raised:
+            smtp.send_message(_mail(["d@example.net"]), from_addr="bounce@other.example")
+        assert raised.value.smtp_code == 550 and b"other.example" in raised.value.smtp_error
+    received = smtp_sink.wait_for(3)
+    assert sorted(r.rcpt_tos[0] for r in received) == ["a@example.net", "a@example.net",
+                                                        "b@example.net"]
+    rows = gw.api("GET", "/v1/mail/deliveries").json()["deliveries"]
+    assert len(rows) == 3  # nothing of the refused mails was queued
+    assert gw.cli("accounts", "set", "shop", "mail.sender_domains=").returncode == 0
+    assert "mail.sender_domains" in gw.cli("accounts", "show", "shop").stdout

@@ -4,7 +4,8 @@ Stage: ingest (HTTP). Builds the MIME message (RFC 5322 / 2045–2049, UTF-8, 7b
 encodings so any relay takes it), gives it a Message-ID at the sender's domain, and commits
 the message with one Delivery per recipient before answering ``202``. A recipient on the key's
 server configuration's suppression list gets a ``blocked`` delivery (error status 10, reason
-``suppressed``) that is never attempted. Invalid addresses are refused with ``422`` naming them.
+``suppressed``) that is never attempted. Invalid addresses are refused with ``422`` naming them,
+and so is a From outside the account's ``mail.sender_domains`` (mail/senders.py).
 Settings: TODOKE_MAX_MESSAGE_SIZE (413 past it).
 """
 
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from todoke.api.auth import KeyScope, current_key, get_store
+from todoke.mail import senders
 from todoke.mail.submit import Submitter, queue_mail
 from todoke.store.db import Store
 from todoke.store.models_mail import Delivery, DeliveryEvent, MailMessage
@@ -149,8 +151,8 @@ def send(request: SendRequest, http: Request, key: KeyScope = Depends(current_ke
          store: Store = Depends(get_store)) -> Any:
     """Queue a transactional mail: one delivery per recipient (To, Cc, Bcc)."""
     invalid: list[str] = []
-    senders = _addresses(request.from_, invalid)
-    if len(senders) != 1 and request.from_.strip() not in invalid:
+    senders_of = _addresses(request.from_, invalid)
+    if len(senders_of) != 1 and request.from_.strip() not in invalid:
         invalid.append(request.from_)
     to, cc = _addresses(request.to, invalid), _addresses(request.cc, invalid)
     bcc = _addresses(request.bcc, invalid)
@@ -166,14 +168,19 @@ def send(request: SendRequest, http: Request, key: KeyScope = Depends(current_ke
         raise HTTPException(422, {"message": "no recipients", "invalid": []})
     if len(recipients) > MAX_RECIPIENTS:
         raise HTTPException(422, f"at most {MAX_RECIPIENTS} recipients per mail")
-    message = build_message(request, senders[0], to, cc)
+    message = build_message(request, senders_of[0], to, cc)
     raw = message.as_bytes()
     if len(raw) > http.app.state.settings.max_message_size:
         raise HTTPException(413, "message too large")
     submitter = Submitter(key.organisation_id, key.server_config_id, key.api_user_id)
     with store.session() as session:
+        domains = senders.of_organisation(session, key.organisation_id)
+        if not senders.allowed(domains, senders_of[0][1]):
+            ja, en = senders.refusal(senders_of[0][1], domains)
+            raise HTTPException(422, {"message": en, "message_ja": ja, "field": "from",
+                                      "allowed": domains})
         row, deliveries = queue_mail(
-            session, submitter, mail_from=senders[0][1], recipients=recipients, raw=raw,
+            session, submitter, mail_from=senders_of[0][1], recipients=recipients, raw=raw,
             subject=request.subject, message_id=str(message["Message-ID"]),
             api_data=next((v for k, v in request.headers.items()
                            if k.lower() == "x-api-data"), ""),

@@ -8,7 +8,9 @@ multifunction printer) may instead be let in by their address: a client whose IP
 API user's ``networks`` (``todoke accounts networks``) submits as that user without AUTH, as
 Postfix's mynetworks; the most specific network wins, and the table is re-read every
 NETWORKS_SECONDS (every MISS_SECONDS while an address is not found). A Message-ID and a
-Date are added when the mail lacks them, as a submission server may (RFC 6409, 8.2, 8.3).
+Date are added when the mail lacks them, as a submission server may (RFC 6409, 8.2, 8.3). An
+account with ``mail.sender_domains`` gets ``550 5.7.1`` for an envelope sender or From outside
+them (mail/senders.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 import time
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -29,6 +31,7 @@ from todoke import log
 from todoke.accounts import find_api_user
 from todoke.ingest.faxmail import decode_text
 from todoke.ingest.writer import GroupCommitter
+from todoke.mail import senders
 from todoke.mail.submit import Submitted, Submitter, queue_mails
 from todoke.store.db import Store
 from todoke.store.models import ApiUser, ServerConfig
@@ -59,6 +62,7 @@ class Submission:
         self.committer: GroupCommitter[Submitted, int] = GroupCommitter(
             store, queue_mails, "submission-writer")
 
+        self.sender_domains = senders.SenderDomains()
         self._networks: list[tuple[Network, Submitter]] = []
         self._networks_read = -NETWORKS_SECONDS
         self._lock = threading.Lock()
@@ -135,6 +139,15 @@ class Submission:
     async def accept(self, submitter: Submitter, mail_from: str, rcpt_tos: list[str],
                      raw: bytes) -> str:
         headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        domains = self.sender_domains.of(self.store, submitter.organisation_id)
+        if domains:
+            from_header = next((a for _, a in getaddresses(headers.get_all("From", []))), "")
+            refused = senders.first_refused(domains, mail_from, from_header)
+            if refused is not None or not (mail_from or from_header):
+                _, en = senders.refusal(refused or "", domains)
+                log.warning("submission.sender_refused", organisation=submitter.organisation_id,
+                            sender=(refused or "")[:320])
+                return f"550 5.7.1 {en[0].upper()}{en[1:]}"
         added = b""
         message_id = decode_text(headers.get("Message-ID"))
         if not message_id:

@@ -65,6 +65,9 @@ class Organisation(Base):
     credit_limit: Mapped[float | None] = mapped_column(Numeric(14, 2))
     page_price: Mapped[float] = mapped_column(Numeric(10, 2), default=10)
     download_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # transactional mail may come only from these domains (and their subdomains); "" = any
+    mail_sender_domains: Mapped[str] = mapped_column(String(2000), default="",
+                                                     server_default="")
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
