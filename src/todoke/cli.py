@@ -378,6 +378,14 @@ def _print_table(title: str, columns: tuple[str, ...], rows: list[list[str]]) ->
     Console().print(table)
 
 
+def _print_hits(account: str, result, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    """A search page of the error or delivery log as a table."""
+    _print_table(f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / hits",
+                 ("日時 created", "宛先 to", "件名 subject", "status", "reason"),
+                 [[r["created"], r["to"], r["subject"], str(r["status"]), r["reason"]]
+                  for r in rows])
+
+
 def _page_json(result, key: str, rows: list) -> str:  # type: ignore[no-untyped-def]
     return json.dumps(result.body(key, rows), ensure_ascii=False)
 
@@ -406,10 +414,7 @@ def errors_search(
     if as_json:
         typer.echo(_page_json(result, "errors", rows))
         return
-    _print_table(f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / hits",
-                 ("日時 created", "宛先 to", "件名 subject", "status", "reason"),
-                 [[r["created"], r["to"], r["subject"], str(r["status"]), r["reason"]]
-                  for r in rows])
+    _print_hits(account, result, rows)
 
 
 @errors_app.command("export")
@@ -476,10 +481,7 @@ def deliveries_search(
     if as_json:
         typer.echo(_page_json(result, "deliveries", rows))
         return
-    _print_table(f"{account}: {result.total}{'' if result.total_exact else '+'} 件 / hits",
-                 ("日時 created", "宛先 to", "件名 subject", "status", "reason"),
-                 [[r["created"], r["to"], r["subject"], r["status"], r["reason"]]
-                  for r in rows])
+    _print_hits(account, result, rows)
 
 
 @deliveries_app.command("export")
